@@ -1,0 +1,263 @@
+"""The `bgone` command. Arguments are checked before any work starts, every failure is a
+one-paragraph message on stderr with a non-zero exit, and no output file is ever left half
+written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import BgoneError
+from .progress import Bar
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif", ".ppm", ".tga"}
+NO_ALPHA_EXTS = {".jpg", ".jpeg", ".jfif", ".bmp", ".ppm"}
+
+
+class UsageError(BgoneError):
+    kind = "usage"
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .pipeline import DEFAULT_REFINE, REFINE_LEVELS
+
+    p = argparse.ArgumentParser(prog="bgone", description="Remove image backgrounds locally.")
+    p.add_argument("--version", action="version", version=f"bgone {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("remove", help="cut out the subject of images")
+    r.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    out = r.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
+    out.add_argument("--out-dir", metavar="DIR", help="folder for outputs (<name>.png)")
+    r.add_argument("--model", help="model name (see `bgone models list`); default: the best installed")
+    r.add_argument("--mask", action="store_true", help="write the 8-bit mask instead of a cutout")
+    r.add_argument("--refine", choices=REFINE_LEVELS, default=DEFAULT_REFINE, help=f"edge refinement (default {DEFAULT_REFINE})")
+    r.add_argument("--bg-color", metavar="COLOR", help="put the subject on this colour (#rrggbb, name or r,g,b)")
+    r.add_argument("--no-decontaminate", action="store_true", help="keep the original edge colours")
+    r.add_argument("--device", default="auto", help="auto, cpu, cuda, dml or coreml")
+    r.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+    m = sub.add_parser("models", help="list, download, verify and import models")
+    ms = m.add_subparsers(dest="mcmd", required=True)
+    ml = ms.add_parser("list", help="known models, sizes, licences, installed or not")
+    ml.add_argument("--json", action="store_true")
+    md = ms.add_parser("download", help="download a model into the cache")
+    md.add_argument("name", nargs="?", help="model name (default: the default model)")
+    mv = ms.add_parser("verify", help="re-check installed models' checksums")
+    mv.add_argument("name", nargs="?")
+    ms.add_parser("path", help="print the model folder")
+    mi = ms.add_parser("import", help="install a model file fetched elsewhere (offline machines)")
+    mi.add_argument("args", nargs="+", metavar="[NAME] FILE", help="model name and file; the name may be left out for a known file (recognised by checksum)")
+    mi.add_argument("--like", metavar="KNOWN_MODEL", help="register a custom ONNX export with this model's recipe")
+    mr = ms.add_parser("remove", help="delete a model file from the cache")
+    mr.add_argument("name")
+    return p
+
+
+def _collect_inputs(items: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+            if not found:
+                raise UsageError(f"{p} contains no images.", f"Supported: {', '.join(sorted(IMAGE_EXTS))}.")
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            raise UsageError(f"{p}: no such file or folder.", "Check the path and try again.")
+    return files
+
+
+def _parse_color(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    from PIL import ImageColor
+
+    try:
+        if "," in text:
+            parts = tuple(int(v) for v in text.split(","))
+            if len(parts) not in (3, 4) or not all(0 <= v <= 255 for v in parts):
+                raise ValueError
+            return parts
+        return ImageColor.getrgb(text)
+    except ValueError:
+        raise UsageError(f"Cannot read the colour {text!r}.", "Use #rrggbb, a name like white, or r,g,b.") from None
+
+
+def _plan_outputs(args: argparse.Namespace, inputs: list[Path]) -> list[Path]:
+    if args.output:
+        if len(inputs) != 1:
+            raise UsageError(f"-o takes one input, got {len(inputs)}.", "Use --out-dir DIR for many images.")
+        outs = [Path(args.output)]
+    else:
+        d = Path(args.out_dir)
+        suffix = "_mask.png" if args.mask else ".png"
+        outs = [d / (p.stem + suffix) for p in inputs]
+        if len(set(outs)) != len(outs):
+            raise UsageError("Two inputs have the same name and would overwrite each other.", "Process them separately.")
+    for o in outs:
+        ext = o.suffix.lower()
+        if ext not in IMAGE_EXTS:
+            raise UsageError(f"Cannot tell the format of {o} from its extension.", "Use .png or .webp.")
+        if ext in NO_ALPHA_EXTS and not (args.mask or args.bg_color):
+            raise UsageError(f"{o.name}: {ext} has no transparency.", "Use .png or .webp, or give --bg-color.")
+        if o.exists() and not args.overwrite:
+            raise UsageError(f"{o} already exists.", "Pass --overwrite to replace it.")
+    return outs
+
+
+def _save_atomic(img: Any, dest: Path) -> None:
+    """Write next to the destination and rename, so a failure never leaves a partial file."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
+    os.close(fd)
+    try:
+        img.save(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    inputs = _collect_inputs(args.inputs)
+    outputs = _plan_outputs(args, inputs)
+    color = _parse_color(args.bg_color)
+    spec = pipeline.resolve_model(args.model)  # unknown model fails here, before any work
+    if args.model is None:
+        print(f"Using model {spec.name}.", file=sys.stderr)
+    bar = Bar("Downloading " + spec.name, unit="B")
+
+    def on_progress(stage: str, fraction: float) -> None:
+        if stage == "download":
+            bar.update(fraction)
+
+    failures = 0
+    many = len(inputs) > 1
+    files_bar = Bar("Images", total=len(inputs)) if many else None
+    for i, (src, dst) in enumerate(zip(inputs, outputs)):
+        try:
+            img = pipeline.remove(
+                src, model=spec.name, refine=args.refine, mask=args.mask, bg_color=color,
+                device=args.device, decontaminate=not args.no_decontaminate, progress=on_progress,
+            )
+            _save_atomic(img, dst)
+        except BgoneError as e:
+            if not many or e.kind not in ("bad_image",):
+                raise
+            failures += 1
+            print(f"\nskipped {src}: {e.message}", file=sys.stderr)
+        if files_bar:
+            files_bar.update(i + 1)
+    if files_bar:
+        files_bar.close()
+    if failures:
+        print(f"{failures} of {len(inputs)} images failed.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _models_rows() -> list[dict[str, Any]]:
+    from . import registry, store
+
+    default = registry.default_model_name()
+    return [
+        {
+            "name": m.name, "description": m.description, "size_label": m.size_label, "size": m.size,
+            "installed": store.is_installed(m), "license": m.license, "commercial_use": m.commercial_use,
+            "default": m.name == default, "custom": m.custom, "input_size": list(m.input_size),
+        }
+        for m in registry.all_models()
+    ]
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import paths, registry, store
+
+    if args.mcmd == "path":
+        print(paths.model_dir())
+        return 0
+    if args.mcmd == "list":
+        rows = _models_rows()
+        if args.json:
+            print(json.dumps(rows, indent=1))
+            return 0
+        print(f"{'':2}{'model':24}{'size':>9}  {'installed':10}licence")
+        for r in rows:
+            mark = "* " if r["default"] else "  "
+            lic = r["license"] + ("" if r["commercial_use"] else "  (NON-COMMERCIAL use only)")
+            print(f"{mark}{r['name']:24}{r['size_label']:>9}  {'yes' if r['installed'] else 'no':10}{lic}")
+        print("\n* = default.  Models live in", paths.model_dir())
+        return 0
+    if args.mcmd == "download":
+        spec = registry.get_model(args.name or registry.default_model_name())
+        if not spec.commercial_use:
+            print(f"Note: {spec.name} is licensed {spec.license}: not for commercial use.", file=sys.stderr)
+        bar = Bar(f"Downloading {spec.name}")
+        path = store.ensure_model(spec, progress=lambda stage, f: bar.update(f))
+        bar.close()
+        print(path)
+        return 0
+    if args.mcmd == "verify":
+        specs = [registry.get_model(args.name)] if args.name else [
+            m for m in registry.all_models() if store.model_path(m).exists()
+        ]
+        if not specs:
+            print("No models installed.", file=sys.stderr)
+            return 0
+        bad = 0
+        for spec in specs:
+            ok = store.verify_model(spec)
+            bad += not ok
+            print(f"{spec.name:24} {'ok' if ok else 'FAILED (missing or checksum mismatch: download or import it again)'}")
+        return 1 if bad else 0
+    if args.mcmd == "import":
+        if len(args.args) > 2:
+            raise UsageError("models import takes [NAME] FILE.", "Example: bgone models import u2netp ~/Downloads/u2netp.onnx")
+        name, file = (args.args if len(args.args) == 2 else (None, args.args[0]))
+        if name is None:
+            if args.like:
+                raise UsageError("--like needs a NAME for the new model.", "bgone models import NAME FILE --like isnet-general-use")
+            found = store.identify_file(Path(file))
+            if found is None:
+                raise UsageError(f"{file} is not a model bgone knows (checksum not in models.json).",
+                                 "Give a NAME, and --like KNOWN_MODEL for a custom export.")
+            name = found.name
+        spec = store.import_file(name, Path(file), like=args.like)
+        print(f"Imported {spec.name} -> {store.model_path(spec)}")
+        return 0
+    if args.mcmd == "remove":
+        spec = registry.get_model(args.name)
+        removed = store.remove_model(spec)
+        print(f"Removed {spec.name}." if removed else f"{spec.name} was not installed.")
+        return 0
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="bgone: %(message)s")
+    try:
+        return cmd_remove(args) if args.cmd == "remove" else cmd_models(args)
+    except BgoneError as e:
+        print(f"bgone: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(e.hint, file=sys.stderr)
+        return 2 if isinstance(e, UsageError) else 1
+    except KeyboardInterrupt:
+        print("bgone: interrupted.", file=sys.stderr)
+        return 130

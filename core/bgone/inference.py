@@ -1,0 +1,100 @@
+"""ONNX Runtime sessions: created once per model and device, kept warm, chosen provider logged.
+
+onnxruntime is imported lazily so `bgone models list` and the CLI's error paths stay fast and
+never fail because of a broken runtime install.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import preprocess
+from .errors import BgoneError, ModelCorrupt
+from .registry import ModelSpec
+
+log = logging.getLogger(__name__)
+
+DEVICES = {
+    "cuda": "CUDAExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+_AUTO_ORDER = ("cuda", "dml", "coreml")
+_MAX_SESSIONS = 2  # big models are ~1 GB each; keep the last two warm, drop older ones
+_sessions: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+def choose_providers(device: str, available: list[str]) -> list[str]:
+    """Pure: the provider list for a --device choice, always with the CPU as the fallback."""
+    if device == "auto":
+        first = [DEVICES[d] for d in _AUTO_ORDER if DEVICES[d] in available]
+        return [*first[:1], "CPUExecutionProvider"]
+    if device not in DEVICES:
+        raise BgoneError(
+            f"Unknown device {device!r}.", f"Use one of: auto, {', '.join(DEVICES)}.", kind="bad_argument"
+        )
+    if DEVICES[device] not in available:
+        raise BgoneError(
+            f"The {device} device is not available in this onnxruntime build "
+            f"(available: {', '.join(available)}).",
+            "Use --device auto or cpu, or install the matching onnxruntime package "
+            "(onnxruntime-gpu for CUDA, onnxruntime-directml for DirectML).",
+            kind="bad_argument",
+        )
+    return [DEVICES[device]] if device == "cpu" else [DEVICES[device], "CPUExecutionProvider"]
+
+
+def get_session(path: Path, device: str = "auto") -> Any:
+    """A cached InferenceSession; a file that is not a loadable model becomes ModelCorrupt."""
+    key = (str(path), device)
+    with _lock:
+        if key in _sessions:
+            _sessions.move_to_end(key)
+            return _sessions[key]
+    import onnxruntime as ort
+
+    providers = choose_providers(device, ort.get_available_providers())
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    except Exception as e:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
+        raise ModelCorrupt(
+            f"{path.name} could not be loaded as an ONNX model ({str(e).splitlines()[0][:200]}).",
+            "Run `bgone models verify` and download or import the model again.",
+        ) from e
+    log.info("loaded %s with %s", path.name, sess.get_providers())
+    with _lock:
+        _sessions[key] = sess
+        while len(_sessions) > _MAX_SESSIONS:
+            _sessions.popitem(last=False)
+    return sess
+
+
+def forward(sess: Any, tensor: np.ndarray) -> np.ndarray:
+    inp = sess.get_inputs()[0]
+    if inp.type == "tensor(float16)":  # fp16 exports (e.g. the imgly ISNet) want half inputs
+        tensor = tensor.astype(np.float16)
+    return sess.run(None, {inp.name: tensor})[0]
+
+
+def predict_lowres(
+    rgb: np.ndarray, spec: ModelSpec, device: str = "auto", path: Path | None = None
+) -> np.ndarray:
+    """uint8 HxWx3 -> the model's own-resolution mask, float32 in 0..1."""
+    if path is None:
+        from .store import ensure_model
+
+        path = ensure_model(spec)
+    sess = get_session(path, device)
+    small = preprocess.resize_rgb(rgb, spec.input_size)
+    return preprocess.postprocess(forward(sess, preprocess.to_tensor(small, spec)), spec)

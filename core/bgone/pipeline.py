@@ -1,0 +1,145 @@
+"""The public entry points: image in, alpha / cutout out.
+
+predict_alpha is the one path every front end (CLI, API, worker) goes through, so progress,
+cancellation and model resolution live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+
+from . import composite, inference, registry, store
+from .errors import BgoneError, Cancelled
+from .imageio import ImageLike, load_rgba
+
+log = logging.getLogger(__name__)
+
+REFINE_LEVELS = ("none", "fast", "best")
+DEFAULT_REFINE = "fast"
+
+Progress = Callable[[str, float], None]
+
+
+def _check(cancel: Any) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+def resolve_model(name: str | None) -> registry.ModelSpec:
+    """An explicit name wins; otherwise the registry default if installed, else any installed
+    model (an offline install that imported only u2netp must still work), else the default."""
+    if name:
+        return registry.get_model(name)
+    default = registry.get_model(registry.default_model_name())
+    if store.is_installed(default):
+        return default
+    for spec in registry.all_models():
+        if store.is_installed(spec):
+            log.info("default model %s is not installed; using %s", default.name, spec.name)
+            return spec
+    return default
+
+
+def check_refine(level: str) -> str:
+    if level not in REFINE_LEVELS:
+        raise BgoneError(
+            f"Unknown refinement level {level!r}.",
+            f"Use one of: {', '.join(REFINE_LEVELS)}.",
+            kind="bad_argument",
+        )
+    return level
+
+
+def resize_plain(low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float mask (the reference's behaviour; the baseline to beat)."""
+    return np.asarray(Image.fromarray(low, "F").resize(size, Image.BILINEAR), dtype=np.float32)
+
+
+def _upsample(low: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    from .upsample import upsample_alpha
+
+    return upsample_alpha(low, rgb)
+
+
+def _refine(rgb: np.ndarray, alpha: np.ndarray, level: str, progress: Progress | None, cancel: Any) -> np.ndarray:
+    from .refine import refine_alpha
+
+    return refine_alpha(rgb, alpha, level, progress=progress, cancel=cancel)
+
+
+def to_uint8(alpha: np.ndarray) -> np.ndarray:
+    out = np.multiply(alpha, 255.0, dtype=np.float32)
+    out += 0.5
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
+
+
+def predict_alpha(
+    image: ImageLike,
+    model: str | None = None,
+    refine: str = DEFAULT_REFINE,
+    device: str = "auto",
+    progress: Progress | None = None,
+    cancel: Any = None,
+) -> np.ndarray:
+    """The subject's alpha at the image's full resolution, uint8 HxW."""
+    check_refine(refine)
+    report = progress or (lambda stage, fraction: None)
+    rgb, _ = load_rgba(image)
+    spec = resolve_model(model)
+    path = store.ensure_model(spec, progress=progress, cancel=cancel)
+    _check(cancel)
+    report("inference", 0.0)
+    low = inference.predict_lowres(rgb, spec, device, path)
+    report("inference", 1.0)
+    _check(cancel)
+    alpha = _upsample(low, rgb)
+    if refine != "none":
+        _check(cancel)
+        alpha = _refine(rgb, alpha, refine, progress, cancel)
+    return to_uint8(alpha)
+
+
+def cutout(rgb: np.ndarray, alpha: np.ndarray, decontaminate: bool = True) -> np.ndarray:
+    """RGBA cutout; with decontaminate, edge colours are re-estimated so no halo of the old
+    background shows on a new one."""
+    if decontaminate:
+        from .foreground import estimate_foreground
+
+        rgb = estimate_foreground(rgb, alpha.astype(np.float32) / 255.0)
+    return composite.rgba(rgb, alpha)
+
+
+def remove(
+    image: ImageLike,
+    model: str | None = None,
+    refine: str = DEFAULT_REFINE,
+    mask: bool = False,
+    bg_color: tuple[int, ...] | str | None = None,
+    device: str = "auto",
+    decontaminate: bool = True,
+    progress: Progress | None = None,
+    cancel: Any = None,
+) -> Image.Image:
+    """Background removal as a PIL image: RGBA cutout, the L mask (mask=True), or the subject
+    on a flat colour (bg_color)."""
+    rgb, own_alpha = load_rgba(image)
+    alpha = predict_alpha(rgb, model, refine, device, progress, cancel)
+    if mask:
+        return Image.fromarray(alpha, "L")
+    if own_alpha is not None:  # never make the input's transparent pixels opaque
+        alpha = composite.multiply_alpha(alpha, own_alpha)
+    out = cutout(rgb, alpha, decontaminate)
+    if bg_color is None:
+        return Image.fromarray(out, "RGBA")
+    from PIL import ImageColor
+
+    color = ImageColor.getrgb(bg_color) if isinstance(bg_color, str) else tuple(bg_color)
+    return Image.fromarray(composite.over_color(out[:, :, :3], alpha, color), "RGB")
+
+
+__all__ = ["predict_alpha", "cutout", "remove", "resolve_model", "REFINE_LEVELS", "DEFAULT_REFINE"]

@@ -1,0 +1,172 @@
+"""The model registry: models.json (shipped in the wheel) plus the user's imported models.
+
+Models differ only in data (file, checksum, input size, normalisation, output handling), so a
+model is a ModelSpec record, never a class of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import BgoneError, UnknownModel
+from .paths import custom_registry_path
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    description: str
+    file: str
+    url: str | None
+    checksum: str | None  # "sha256:<hex>" or "md5:<hex>" (the reference publishes md5 only)
+    size: int | None
+    input_size: tuple[int, int]  # (width, height) fed to the network
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    sigmoid: bool
+    minmax: bool
+    license: str
+    commercial_use: bool
+    approx_size_mb: float | None = None
+    mirrors: tuple[str, ...] = ()
+    license_note: str = ""
+    custom: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def urls(self) -> list[str]:
+        return [u for u in (self.url, *self.mirrors) if u]
+
+    @property
+    def size_label(self) -> str:
+        mb = self.size / 1e6 if self.size else self.approx_size_mb
+        return f"{mb:.0f} MB" if mb and mb >= 10 else (f"{mb:.1f} MB" if mb else "?")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, custom: bool = False) -> ModelSpec:
+        known = {
+            "name", "family", "description", "file", "url", "checksum", "size", "input_size",
+            "mean", "std", "output", "license", "commercial_use", "approx_size_mb", "mirrors",
+            "license_note",
+        }
+        try:
+            out = d.get("output", {})
+            return cls(
+                name=d["name"],
+                family=d["family"],
+                description=d.get("description", ""),
+                file=d["file"],
+                url=d.get("url"),
+                checksum=d.get("checksum"),
+                size=d.get("size"),
+                input_size=tuple(d["input_size"]),
+                mean=tuple(d["mean"]),
+                std=tuple(d["std"]),
+                sigmoid=bool(out.get("sigmoid", False)),
+                minmax=bool(out.get("minmax", True)),
+                license=d.get("license", "unknown"),
+                commercial_use=bool(d.get("commercial_use", False)),
+                approx_size_mb=d.get("approx_size_mb"),
+                mirrors=tuple(d.get("mirrors", ())),
+                license_note=d.get("license_note", ""),
+                custom=custom,
+                extra={k: v for k, v in d.items() if k not in known},
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise BgoneError(
+                f"Model entry {d.get('name', '?')!r} in the registry is malformed ({e}).",
+                "Reinstall bgone, or remove the entry from custom-models.json.",
+                kind="registry",
+            ) from e
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["output"] = {"sigmoid": d.pop("sigmoid"), "minmax": d.pop("minmax")}
+        d["input_size"] = list(self.input_size)
+        d["mean"], d["std"], d["mirrors"] = list(self.mean), list(self.std), list(self.mirrors)
+        d.update(d.pop("extra"))
+        d.pop("custom")
+        return d
+
+
+def _builtin_text() -> str:
+    packaged = resources.files("bgone").joinpath("models.json")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    # Source checkout / editable install: models.json sits at the repository top.
+    return (Path(__file__).resolve().parents[2] / "models.json").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> tuple[str, tuple[ModelSpec, ...]]:
+    doc = json.loads(_builtin_text())
+    return doc["default"], tuple(ModelSpec.from_dict(m) for m in doc["models"])
+
+
+def _custom() -> list[ModelSpec]:
+    path = custom_registry_path()
+    if not path.is_file():
+        return []
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise BgoneError(
+            f"Cannot read the list of imported models at {path} ({e}).",
+            "Delete that file and import the models again with `bgone models import`.",
+            kind="registry",
+        ) from e
+    return [ModelSpec.from_dict(m, custom=True) for m in doc.get("models", [])]
+
+
+def all_models() -> list[ModelSpec]:
+    """Built-in models in models.json order, then imported ones."""
+    builtin = list(_builtin()[1])
+    names = {m.name for m in builtin}
+    return builtin + [m for m in _custom() if m.name not in names]
+
+
+def default_model_name() -> str:
+    return _builtin()[0]
+
+
+def get_model(name: str) -> ModelSpec:
+    for m in all_models():
+        if m.name == name:
+            return m
+    names = ", ".join(m.name for m in all_models())
+    raise UnknownModel(
+        f"Unknown model {name!r}.",
+        f"Known models: {names}. `bgone models list` shows them with sizes and licences.",
+    )
+
+
+def register_custom(name: str, like: str, file: str, checksum: str, size: int) -> ModelSpec:
+    """Record a user's own ONNX export under ``name`` with the recipe of the known model ``like``."""
+    base = get_model(like)
+    builtin_names = {m.name for m in _builtin()[1]}
+    if name in builtin_names:
+        raise BgoneError(
+            f"{name!r} is a built-in model name.",
+            f"Pick another name for your file, e.g. {name}-custom.",
+            kind="bad_argument",
+        )
+    spec = replace(
+        base, name=name, file=file, url=None, mirrors=(), checksum=checksum, size=size,
+        approx_size_mb=round(size / 1e6, 1), custom=True,
+        description=f"Imported file with the {base.name} recipe ({base.family} family).",
+        extra={"like": base.name},
+    )
+    path = custom_registry_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    others = [m for m in _custom() if m.name != name]
+    doc = {"schema": 1, "models": [m.to_dict() for m in [*others, spec]]}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return spec

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from bgone import inference, registry
+from bgone.errors import BgoneError, ModelCorrupt
+
+from conftest import make_tiny_model
+
+
+def _disc(h=240, w=320, r=70):
+    yy, xx = np.mgrid[:h, :w]
+    inside = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < r**2
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = (30, 90, 200)
+    img[inside] = (235, 70, 40)
+    return img, inside
+
+
+def test_choose_providers():
+    cpu = ["CPUExecutionProvider"]
+    assert inference.choose_providers("auto", cpu) == cpu
+    assert inference.choose_providers("auto", ["CUDAExecutionProvider", *cpu]) == ["CUDAExecutionProvider", *cpu]
+    assert inference.choose_providers("cpu", ["CUDAExecutionProvider", *cpu]) == cpu
+    with pytest.raises(BgoneError, match="not available"):
+        inference.choose_providers("cuda", cpu)
+    with pytest.raises(BgoneError, match="Unknown device"):
+        inference.choose_providers("tpu", cpu)
+
+
+@pytest.mark.parametrize("fp16", [False, True])
+def test_tiny_model_plumbing(tmp_path, fp16):
+    path = make_tiny_model(tmp_path / "t.onnx", size=320, fp16=fp16)
+    img, inside = _disc()
+    low = inference.predict_lowres(img, registry.get_model("u2netp"), path=path)
+    assert low.shape == (320, 320) and low.dtype == np.float32
+    assert low.min() == 0.0 and low.max() == 1.0  # min-max normalised
+    assert low[160, 160] > 0.9 and low[5, 5] < 0.1  # red disc in the middle, blue corners
+
+
+def test_corrupt_model_file_is_model_corrupt(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage" * 100)
+    with pytest.raises(ModelCorrupt) as e:
+        inference.get_session(bad)
+    assert "bad.onnx" in e.value.message and "verify" in e.value.hint
+
+
+def test_sessions_are_cached(tmp_path, tiny_model):
+    assert inference.get_session(tiny_model) is inference.get_session(tiny_model)
+
+
+def test_real_u2netp_finds_a_drawn_subject(u2netp_path):
+    img, inside = _disc()
+    low = inference.predict_lowres(img, registry.get_model("u2netp"), path=u2netp_path)
+    from PIL import Image
+
+    full = np.asarray(Image.fromarray(low, "F").resize((320, 240), Image.BILINEAR))
+    pred = full > 0.5
+    iou = (pred & inside).sum() / (pred | inside).sum()
+    assert iou > 0.9, iou
