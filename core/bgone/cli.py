@@ -148,7 +148,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     failures = 0
     many = len(inputs) > 1
     files_bar = Bar("Images", total=len(inputs)) if many else None
-    for i, (src, dst) in enumerate(zip(inputs, outputs)):
+    for i, (src, dst) in enumerate(zip(inputs, outputs, strict=True)):
         try:
             img = pipeline.remove(
                 src, model=spec.name, refine=args.refine, mask=args.mask, bg_color=color,

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
-ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike]
+ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
 # Above this the whole-image buffers alone exceed a few GB; refuse with a clear message instead
 # of letting the OS kill the process. (Pillow's own bomb limit is lower; we raise it to this.)

@@ -7,7 +7,8 @@ cancellation and model resolution live here and nowhere else.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image

@@ -170,3 +170,12 @@ def register_custom(name: str, like: str, file: str, checksum: str, size: int) -
     tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     tmp.replace(path)
     return spec
+
+
+def unregister_custom(name: str) -> None:
+    path = custom_registry_path()
+    others = [m for m in _custom() if m.name != name]
+    doc = {"schema": 1, "models": [m.to_dict() for m in others]}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    tmp.replace(path)

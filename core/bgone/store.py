@@ -1,0 +1,190 @@
+"""Model files in the user cache: where they are, whether they are genuine, getting them there.
+
+Verifying a 1 GB file takes seconds, so a successful check leaves a ``<file>.verified`` stamp
+recording the checksum, size and mtime it vouches for; any change to the file invalidates it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import download as dl
+from . import registry
+from .checksum import file_digests, parse_checksum
+from .errors import BgoneError, ChecksumMismatch, ModelNotInstalled
+from .filelock import FileLock
+from .paths import model_dir
+from .registry import ModelSpec
+
+Progress = Callable[[str, float], None]
+
+
+def model_path(spec: ModelSpec) -> Path:
+    return model_dir() / spec.file
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _fingerprint(path: Path, checksum: str | None) -> dict[str, Any]:
+    st = path.stat()
+    return {"checksum": checksum, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_stamp(path: Path, checksum: str | None) -> None:
+    tmp = _stamp_path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(_fingerprint(path, checksum)), encoding="utf-8")
+    tmp.replace(_stamp_path(path))
+
+
+def _stamp_valid(path: Path, checksum: str | None) -> bool:
+    try:
+        return json.loads(_stamp_path(path).read_text(encoding="utf-8")) == _fingerprint(path, checksum)
+    except (OSError, ValueError):
+        return False
+
+
+def _matches(path: Path, spec: ModelSpec) -> bool:
+    if spec.size is not None and path.stat().st_size != spec.size:
+        return False
+    if not spec.checksum:
+        return True
+    algo, want = parse_checksum(spec.checksum)
+    return file_digests(path, (algo,))[algo] == want
+
+
+def verify_model(spec: ModelSpec) -> bool:
+    """Full check against the registry's checksum (ignores the stamp); refreshes the stamp."""
+    path = model_path(spec)
+    if not path.is_file():
+        return False
+    ok = _matches(path, spec)
+    if ok:
+        _write_stamp(path, spec.checksum)
+    else:
+        _stamp_path(path).unlink(missing_ok=True)
+    return ok
+
+
+def is_installed(spec: ModelSpec) -> bool:
+    """Present and genuine; cheap after the first check thanks to the stamp."""
+    path = model_path(spec)
+    if not path.is_file():
+        return False
+    if _stamp_valid(path, spec.checksum):
+        return True
+    return verify_model(spec)
+
+
+def ensure_model(spec: ModelSpec, progress: Progress | None = None, cancel: Any = None) -> Path:
+    """The verified model file, downloading it first if needed. A file that fails its check is
+    deleted and fetched again, never used."""
+    path = model_path(spec)
+    if is_installed(spec):
+        return path
+    if path.exists():
+        path.unlink()  # present but not genuine (truncated, altered, wrong file)
+    if not spec.urls:
+        raise ModelNotInstalled(
+            f"The model {spec.name} is not installed and has no download address.",
+            f"Import the file again: bgone models import {spec.name} FILE"
+            + (f" --like {spec.extra['like']}" if spec.extra.get("like") else ""),
+        )
+    report = None
+    if progress is not None:
+        total_guess = spec.size or (spec.approx_size_mb or 0) * 1e6 or None
+
+        def report(done: int, total: int | None) -> None:
+            t = total or total_guess
+            progress("download", min(done / t, 1.0) if t else 0.0)
+
+    dl.download(spec.urls, path, spec.checksum, spec.size, progress=report, cancel=cancel)
+    _write_stamp(path, spec.checksum)
+    return path
+
+
+def identify_file(file: Path) -> ModelSpec | None:
+    """The registered model whose checksum this file has (for imports without a name)."""
+    digests = file_digests(file)
+    for spec in registry.all_models():
+        if spec.checksum:
+            algo, want = parse_checksum(spec.checksum)
+            if digests.get(algo) == want:
+                return spec
+    return None
+
+
+def import_file(name: str, file: Path, like: str | None = None) -> ModelSpec:
+    """Copy a file fetched elsewhere into the cache after checking it is the model it claims to
+    be; with ``like``, register a custom export under ``name`` with a known model's recipe."""
+    file = Path(file)
+    if not file.is_file():
+        raise BgoneError(f"{file} does not exist.", "Check the path to the model file.",
+                         kind="bad_argument")
+    if file.stat().st_size == 0:
+        raise ChecksumMismatch(f"{file} is empty.", "The download was cut short; fetch it again.")
+    if like:
+        registry.get_model(like)  # unknown recipe -> clear error before any copying
+        if name in {m.name for m in registry.all_models() if not m.custom}:
+            raise BgoneError(f"{name!r} is a built-in model name.",
+                             f"Pick another name for your file, e.g. {name}-custom.",
+                             kind="bad_argument")
+        _check_onnx(file)
+        sha = file_digests(file, ("sha256",))["sha256"]
+        spec = registry.register_custom(name, like, f"{name}.onnx", f"sha256:{sha}",
+                                        file.stat().st_size)
+    else:
+        spec = registry.get_model(name)
+        if spec.checksum:
+            algo, want = parse_checksum(spec.checksum)
+            got = file_digests(file, (algo,))[algo]
+            if got != want:
+                raise ChecksumMismatch(
+                    f"{file} is not the {spec.name} model ({algo} {got[:12]}…, expected "
+                    f"{want[:12]}…).",
+                    "The file is damaged or a different model. Download it again"
+                    + (f" from {spec.url}" if spec.url else "")
+                    + ", or import it under a new name with --like.",
+                )
+    dest = model_path(spec)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(dl.lock_path(dest)):
+        tmp = dl.part_path(dest).with_suffix(".import")
+        shutil.copyfile(file, tmp)
+        os.replace(tmp, dest)
+        _write_stamp(dest, spec.checksum)
+    return spec
+
+
+def _check_onnx(file: Path) -> None:
+    """A custom export has no published checksum, so at least prove it is a loadable image model."""
+    from .errors import ModelCorrupt
+
+    try:
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+        shape = sess.get_inputs()[0].shape
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ModelCorrupt(f"{file} is not a usable ONNX model ({str(e)[:200]}).",
+                           "Check that the file is complete and is an .onnx export.") from e
+    if len(shape) != 4:
+        raise ModelCorrupt(f"{file} takes input of shape {shape}, not an image batch (N,3,H,W).",
+                           "Export the model with a 1x3xHxW image input.")
+
+
+def remove_model(spec: ModelSpec) -> bool:
+    """Delete the model's file and its leftovers; forget an imported custom model."""
+    path = model_path(spec)
+    existed = path.exists()
+    for p in (path, _stamp_path(path), dl.part_path(path)):
+        p.unlink(missing_ok=True)
+    if spec.custom:
+        registry.unregister_custom(spec.name)
+    return existed
