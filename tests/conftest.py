@@ -107,3 +107,14 @@ def make_tiny_model(path: Path, size: int = 32, fp16: bool = False) -> Path:
 @pytest.fixture
 def tiny_model(tmp_path) -> Path:
     return make_tiny_model(tmp_path / "tiny.onnx")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Real-host tests run only when asked for (BGONE_HOST_TESTS=1, as CI does); once asked
+    for, a missing root, host or model is a failure inside the test, never a skip."""
+    if os.environ.get("BGONE_HOST_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="real GIMP/Krita tests: set BGONE_HOST_TESTS=1 (needs root)")
+    for item in items:
+        if "hosts" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,317 @@
+"""``python -m bgone.worker``: serve the host plug-ins over stdin/stdout (docs/protocol.md).
+
+One process serves many requests so the model stays loaded. A reader thread reads stdin all the
+time, so a ``cancel`` reaches the running request (through the threading.Event handed to the
+pipeline as ``cancel``) while the main thread is busy computing.
+
+The protocol owns the real stdout file descriptor: at start it is duplicated for the protocol and
+fd 1 (and ``sys.stdout``) are pointed at stderr, so a stray print() or a C library writing to
+stdout can never corrupt a frame. Logs go to stderr, which the client keeps for crash reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from typing import Any, BinaryIO
+
+from . import __version__, protocol
+from .errors import BgoneError, Cancelled
+
+log = logging.getLogger("bgone.worker")
+
+STAGE_MESSAGES = {
+    "download": "Downloading the model (needed once)",
+    "inference": "Finding the subject",
+    "upsample": "Sharpening the mask",
+    "refine": "Refining hair and fur edges",
+    "foreground": "Cleaning edge colours",
+}
+PROGRESS_INTERVAL = 0.1  # seconds between progress messages of one stage
+
+
+def claim_stdio() -> tuple[BinaryIO, BinaryIO]:
+    """(protocol input, protocol output): private duplicates of fds 0 and 1. Afterwards fd 0
+    reads /dev/null and fd 1 writes to stderr, at the OS level and in sys.stdin/sys.stdout."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.setmode(in_fd, os.O_BINARY)
+        msvcrt.setmode(out_fd, os.O_BINARY)
+    try:
+        os.dup2(2, 1)
+    except OSError:  # no usable stderr (pythonw): stray output goes nowhere
+        sink = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(sink, 1)
+        os.close(sink)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdout = sys.stderr
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    return os.fdopen(in_fd, "rb", buffering=1 << 20), os.fdopen(out_fd, "wb", buffering=1 << 16)
+
+
+class Server:
+    """Reads requests on one thread, computes them one at a time on the caller's thread."""
+
+    def __init__(self, inp: BinaryIO, out: BinaryIO) -> None:
+        self.inp = inp
+        self.out = out
+        self.requests: queue.Queue = queue.Queue()
+        self._write_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._current_id: Any = None
+        self._current_cancel: threading.Event | None = None
+        self._pending: set = set()  # ids read but not yet answered
+        self._cancelled: set = set()  # pending ids cancelled before they started
+        self._stopping = threading.Event()
+        self.host_gone = False
+        self.reader = threading.Thread(
+            target=self.read_loop, name="bgone-worker-reader", daemon=True
+        )
+
+    # -- output --------------------------------------------------------------------------------
+
+    def send(self, msg: dict[str, Any], payload: Any = None) -> None:
+        if self.host_gone:
+            return
+        try:
+            with self._write_lock:
+                protocol.write_message(self.out, msg, payload)
+        except (OSError, ValueError):  # the host closed the pipe: stop working for nobody
+            self.host_gone = True
+            self._stop()
+
+    # -- input (reader thread) -----------------------------------------------------------------
+
+    def _stop(self) -> None:
+        self._stopping.set()
+        with self._state_lock:
+            if self._current_cancel is not None:
+                self._current_cancel.set()
+
+    def read_loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                item = protocol.read_message(self.inp)
+                if item is None:  # the host is gone: stop work nobody will receive
+                    log.info("stdin closed; exiting")
+                    self._stop()
+                    self.requests.put(("eof", None, None))
+                    return
+                msg, payload = item
+                mtype = msg["type"]
+                if mtype == "cancel":
+                    self._on_cancel(msg.get("id"))
+                    continue
+                if mtype == "shutdown":  # in order: what was sent before it is answered first
+                    self.requests.put(("shutdown", msg, None))
+                    return
+                with self._state_lock:
+                    if protocol.valid_id(msg.get("id")):
+                        self._pending.add(msg["id"])
+                self.requests.put(("msg", msg, payload))
+        except protocol.ProtocolError as e:
+            self._stop()
+            self.requests.put(("garbage", str(e), None))
+        except Exception as e:  # a broken stdin is the same as a closed one
+            log.warning("reading stdin failed: %s", e)
+            self._stop()
+            self.requests.put(("eof", None, None))
+
+    def _on_cancel(self, rid: Any) -> None:
+        with self._state_lock:
+            if rid is not None and rid == self._current_id and self._current_cancel is not None:
+                log.info("cancel request %r", rid)
+                self._current_cancel.set()
+            elif rid in self._pending:
+                self._cancelled.add(rid)
+            # anything else was already answered: nothing to do
+
+    # -- main loop -----------------------------------------------------------------------------
+
+    def serve(self) -> int:
+        self.send(protocol.hello(__version__, os.getpid()))
+        self.reader.start()
+        while True:
+            kind, msg, payload = self.requests.get()
+            if kind in ("eof", "shutdown"):
+                return 0
+            if kind == "garbage":
+                log.error("protocol error on stdin: %s", msg)
+                self.send(protocol.error(None, "protocol", f"The worker received something that is not a bgone message: {msg}.",
+                                         "The plug-in and the engine may come from different bgone versions."))  # fmt: skip
+                return 2
+            self.handle(msg, payload)
+            if self.host_gone:
+                return 0
+
+    def handle(self, msg: dict[str, Any], payload: bytes | None) -> None:
+        rid = msg.get("id")
+        mtype = msg["type"]
+        cancel = threading.Event()
+        with self._state_lock:
+            early = rid in self._cancelled or self._stopping.is_set()
+            self._cancelled.discard(rid)
+            self._current_id, self._current_cancel = rid, cancel
+        try:
+            if not protocol.valid_id(rid):
+                raise BgoneError(f"The {mtype!r} request has no valid id ({rid!r}).",
+                                 "Requests need an integer or string id.", kind="bad_request")  # fmt: skip
+            if early:
+                raise Cancelled()
+            if mtype == "models":
+                self.send({"type": "models", "id": rid, "models": list_models()})
+            elif mtype == "remove":
+                self.remove(rid, msg, payload, cancel)
+            else:
+                raise BgoneError(f"Unknown request type {mtype!r}.",
+                                 f"Known requests: {', '.join(protocol.REQUESTS)}.", kind="bad_request")  # fmt: skip
+        except BgoneError as e:
+            if e.kind != "cancelled":
+                log.info("request %r failed: %s: %s", rid, e.kind, e.message)
+            self.send({"type": "error", "id": rid, **e.to_dict()})
+        except MemoryError:
+            log.error("request %r ran out of memory", rid)
+            self.send(protocol.error(rid, "out_of_memory", "There was not enough memory to process this image.",
+                                     "Close other programs, use 'fast' or no edge refinement, or scale the image down."))  # fmt: skip
+        except ImportError as e:
+            log.error(
+                "request %r: bgone's installation is incomplete:\n%s", rid, traceback.format_exc()
+            )
+            self.send(protocol.error(rid, "core_missing", f"bgone's engine is incomplete ({e}).",
+                                     "Run the bgone installer again to repair it."))  # fmt: skip
+        except Exception as e:
+            log.error("request %r failed unexpectedly:\n%s", rid, traceback.format_exc())
+            self.send(protocol.error(rid, "internal", f"Unexpected error in bgone: {type(e).__name__}: {e}",
+                                     "Please report this bug, with the engine's log if you can."))  # fmt: skip
+        finally:
+            with self._state_lock:
+                self._current_id, self._current_cancel = None, None
+                self._pending.discard(rid)
+
+    def remove(
+        self, rid: Any, msg: dict[str, Any], payload: bytes | None, cancel: threading.Event
+    ) -> None:
+        req = protocol.check_remove(msg, payload)
+        import numpy as np
+
+        from . import composite, pipeline
+
+        assert payload is not None
+        rows = np.frombuffer(payload, np.uint8).reshape(req.height, req.stride)
+        rgba = rows[:, : req.width * 4].reshape(req.height, req.width, 4)
+        rgb = np.ascontiguousarray(rgba[:, :, :3])
+        refine = req.refine if req.refine is not None else pipeline.DEFAULT_REFINE
+        report = self._progress_sender(rid)
+        t0 = time.perf_counter()
+        alpha = pipeline.predict_alpha(
+            rgb, model=req.model, refine=refine, progress=report, cancel=cancel
+        )
+        if cancel.is_set():
+            raise Cancelled()
+        alpha = np.asarray(alpha)
+        if alpha.shape != (req.height, req.width) or alpha.dtype != np.uint8:
+            raise RuntimeError(
+                f"the pipeline returned a {alpha.dtype} {alpha.shape} alpha for a {req.width}x{req.height} image"
+            )
+        if req.output == "rgba":
+            report("foreground", 0.0)
+            own = composite.multiply_alpha(
+                alpha, rgba[:, :, 3]
+            )  # never make transparent pixels opaque
+            out = np.ascontiguousarray(pipeline.cutout(rgb, own))
+            report("foreground", 1.0)
+        else:
+            out = np.ascontiguousarray(alpha)
+        if cancel.is_set():
+            raise Cancelled()
+        log.info(
+            "request %r: %dx%d %s in %.2f s",
+            rid,
+            req.width,
+            req.height,
+            req.output,
+            time.perf_counter() - t0,
+        )
+        self.send(
+            protocol.result(rid, req.width, req.height, req.output), memoryview(out).cast("B")
+        )
+
+    def _progress_sender(self, rid: Any) -> Any:
+        last = {"stage": None, "t": 0.0}
+
+        def report(stage: str, fraction: float) -> None:
+            now = time.monotonic()
+            done = fraction <= 0.0 or fraction >= 1.0
+            if stage == last["stage"] and not done and now - last["t"] < PROGRESS_INTERVAL:
+                return
+            last["stage"], last["t"] = stage, now
+            text = STAGE_MESSAGES.get(stage, stage.replace("_", " ").capitalize())
+            self.send(protocol.progress(rid, stage, fraction, text))
+
+        return report
+
+
+def list_models() -> list[dict[str, Any]]:
+    from . import registry, store
+
+    default = registry.default_model_name()
+    return [
+        {
+            "name": m.name,
+            "description": m.description,
+            "size_label": m.size_label,
+            "installed": bool(store.is_installed(m)),
+            "license": m.license,
+            "commercial_use": m.commercial_use,
+            "default": m.name == default,
+            "custom": m.custom,
+        }
+        for m in registry.all_models()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    inp, out = claim_stdio()
+    level = os.environ.get("BGONE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level, logging.INFO),
+        format="bgone-worker %(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log.info(
+        "bgone %s worker started (pid %d, Python %s)",
+        __version__,
+        os.getpid(),
+        sys.version.split()[0],
+    )
+    server = Server(inp, out)
+    try:
+        code = server.serve()
+    except KeyboardInterrupt:
+        code = 130
+    log.info("worker exiting (%d)", code)
+    if server.reader.is_alive():
+        # The reader is blocked inside a read holding its buffer's lock; a normal interpreter
+        # shutdown would try to close that buffer and abort. Nothing is left to clean up.
+        for stream in (out, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,578 @@
+"""The host-side client against the real worker (with a stand-in pipeline) and against fake
+workers: small Python scripts in tmp_path that the client starts as if they were the core's
+Python (they get `-u -m bgone.worker` as arguments and ignore them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bgone import client
+from bgone.client import ClientError, Worker
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fake workers are shebang scripts")
+
+HELPERS = textwrap.dedent(
+    """
+    import json, os, sys, time
+    out = sys.stdout.buffer
+    inp = sys.stdin.buffer
+
+    def send(msg, payload=None):
+        if payload is not None:
+            msg = dict(msg, payload=len(payload))
+        out.write(json.dumps(msg).encode() + b"\\n" + (payload or b""))
+        out.flush()
+
+    def recv():
+        line = inp.readline()
+        if not line:
+            sys.exit(0)
+        msg = json.loads(line)
+        payload = inp.read(msg["payload"]) if "payload" in msg else None
+        return msg, payload
+
+    def hello(protocol=1):
+        send({"type": "hello", "protocol": protocol, "version": "0.0.fake", "pid": os.getpid()})
+
+    def log_start(name):
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name), "a") as f:
+            f.write("%d\\n" % os.getpid())
+    """
+)
+
+FAKE_PIPELINE = textwrap.dedent(
+    """
+    import sys, time
+    from bgone import composite, pipeline, worker
+    from bgone.errors import Cancelled
+
+    def fake_predict(rgb, model=None, refine="fast", device="auto", progress=None, cancel=None):
+        report = progress or (lambda s, f: None)
+        report("inference", 0.0)
+        if model == "slow":
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 60:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                time.sleep(0.01)
+        if model == "stubborn":  # ignores cancel, like a long uninterruptible inference
+            time.sleep(60)
+        report("inference", 1.0)
+        return rgb[:, :, 0].copy()
+
+    pipeline.predict_alpha = fake_predict
+    pipeline.cutout = lambda rgb, alpha, decontaminate=True: composite.rgba(rgb, alpha)
+    sys.exit(worker.main())
+    """
+)
+
+
+def make_python(path: Path, body: str) -> Path:
+    """An executable script that stands in for the core's Python."""
+    path.write_text(f"#!{sys.executable}\n" + HELPERS + textwrap.dedent(body))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+@pytest.fixture
+def patched_python(tmp_path, model_dir) -> Path:
+    return make_python(tmp_path / "patched-python", FAKE_PIPELINE)
+
+
+def starts(tmp_path: Path, name: str = "starts.log") -> list[int]:
+    p = tmp_path / name
+    return [int(x) for x in p.read_text().split()] if p.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def image(w: int, h: int, seed: int = 0) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 4), dtype=np.uint8).tobytes()
+
+
+def red(rgba: bytes) -> bytes:
+    return rgba[0::4]
+
+
+# -- against the real worker -------------------------------------------------------------------
+
+
+def test_remove_and_models_through_the_real_worker(patched_python):
+    events = []
+    with Worker(str(patched_python)) as w:
+        hello = w.start()
+        assert hello["protocol"] == client.PROTOCOL_VERSION and hello["pid"] == w.pid
+        data = image(31, 17)
+        alpha = w.remove(data, 31, 17, progress=lambda *e: events.append(e))
+        assert alpha == red(data)
+        rgba = w.remove(data, 31, 17, output="rgba")
+        px = np.frombuffer(data, np.uint8).reshape(17, 31, 4).astype(np.uint32)
+        want_a = ((px[:, :, 0] * px[:, :, 3] + 127) // 255).astype(np.uint8)
+        out = np.frombuffer(rgba, np.uint8).reshape(17, 31, 4)
+        assert np.array_equal(out[:, :, 3], want_a) and np.array_equal(out[:, :, :3], px[:, :, :3])
+        names = [m["name"] for m in w.models()]
+        assert "u2netp" in names
+        assert w.pid == hello["pid"]  # one process served everything
+        pid = w.pid
+    assert ("inference", 1.0, "Finding the subject") in events
+    assert all(isinstance(m, str) and m for _, _, m in events)
+    assert not alive(pid)  # close() ended it
+
+
+def test_padded_rows_and_memoryview_input(patched_python):
+    w_, h_, stride = 6, 3, 6 * 4 + 4
+    rows = bytearray(b"\xee" * stride * h_)
+    px = image(w_, h_, seed=5)
+    for y in range(h_):
+        rows[y * stride : y * stride + w_ * 4] = px[y * w_ * 4 : (y + 1) * w_ * 4]
+    with Worker(str(patched_python)) as w:
+        assert w.remove(memoryview(rows), w_, h_, stride) == red(px)
+
+
+def test_worker_errors_keep_their_kind_and_words(tmp_path, model_dir):
+    # The real, unpatched worker: an unknown model name is the core's own UnknownModel.
+    with Worker(sys.executable) as w:
+        with pytest.raises(ClientError) as info:
+            w.remove(image(2, 2), 2, 2, model="no-such-model", refine="none")
+        assert info.value.kind == "unknown_model"
+        assert "no-such-model" in info.value.message and "u2netp" in info.value.hint
+        assert str(info.value) == info.value.message + "\n" + info.value.hint
+        assert w.models()  # the worker is still fine
+
+
+def test_bad_sizes_are_caught_before_the_worker_starts(tmp_path):
+    w = Worker(str(tmp_path / "no-python-here"))
+    with pytest.raises(ClientError) as info:
+        w.remove(bytes(15), 2, 2)
+    assert info.value.kind == "bad_image" and "expected 16" in info.value.message
+    with pytest.raises(ClientError) as info:
+        w.remove(bytes(16), 2, 2, stride=4)
+    assert info.value.kind == "bad_image" and "stride" in info.value.message.lower()
+    with pytest.raises(ClientError) as info:
+        w.remove(b"", 30000, 30000)
+    assert info.value.kind == "bad_image" and "megapixels" in info.value.message
+    with pytest.raises(ClientError) as info:
+        w.remove(bytes(16), 2, 2, output="png")
+    assert info.value.kind == "bad_argument"
+    assert w.pid is None
+
+
+# -- fake workers ------------------------------------------------------------------------------
+
+
+def test_a_worker_dying_mid_request_is_reported_then_restarted(tmp_path):
+    python = make_python(
+        tmp_path / "dies-once",
+        """
+        log_start("starts.log")
+        hello()
+        msg, payload = recv()
+        if len(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "starts.log")).read().split()) == 1:
+            send({"type": "progress", "id": msg["id"], "stage": "inference", "fraction": 0.0, "message": "x"})
+            sys.stderr.write("Fatal: the engine fell over (simulated)\\n")
+            sys.stderr.flush()
+            os._exit(3)
+        send({"type": "result", "id": msg["id"], "width": 2, "height": 2, "output": "alpha"}, payload[0::4])
+        while True:
+            recv()
+        """,
+    )
+    w = Worker(str(python))
+    data = image(2, 2)
+    with pytest.raises(ClientError) as info:
+        w.remove(data, 2, 2)
+    err = info.value
+    assert err.kind == "worker_crashed"
+    assert "exit code 3" in err.message and "the engine fell over (simulated)" in err.message
+    assert err.hint
+    first = starts(tmp_path)
+    assert len(first) == 1 and not alive(first[0])
+    assert w.remove(data, 2, 2) == red(data)  # restarted transparently on the next call
+    assert len(starts(tmp_path)) == 2
+    w.close()
+
+
+def test_garbage_on_stdout_is_a_protocol_error(tmp_path):
+    python = make_python(
+        tmp_path / "chatty",
+        """
+        hello()
+        msg, payload = recv()
+        print("Welcome to my sitecustomize!", flush=True)
+        time.sleep(30)
+        """,
+    )
+    w = Worker(str(python))
+    pid = w.start()["pid"]
+    with pytest.raises(ClientError) as info:
+        w.remove(image(2, 2), 2, 2)
+    assert info.value.kind == "protocol"
+    assert "Welcome to my sitecustomize!" in info.value.message
+    time.sleep(0.2)
+    assert not alive(pid)  # a confused worker is not kept
+    w.close()
+
+
+def test_garbage_before_hello_is_a_protocol_error(tmp_path):
+    python = make_python(
+        tmp_path / "banner", 'print("Python 3.x banner"); sys.stdout.flush(); time.sleep(30)\n'
+    )
+    with pytest.raises(ClientError) as info:
+        Worker(str(python)).start()
+    assert info.value.kind == "protocol" and "banner" in info.value.message
+
+
+def test_a_silent_worker_times_out_and_is_killed(tmp_path):
+    python = make_python(
+        tmp_path / "silent",
+        """
+        hello()
+        while True:
+            recv()
+        """,
+    )
+    w = Worker(str(python), timeout=1.0)
+    pid = w.start()["pid"]
+    t0 = time.monotonic()
+    with pytest.raises(ClientError) as info:
+        w.remove(image(2, 2), 2, 2)
+    elapsed = time.monotonic() - t0
+    assert info.value.kind == "timeout" and "1 seconds" in info.value.message
+    assert 0.9 <= elapsed < 5
+    assert not alive(pid)
+    w.close()
+
+
+def test_progress_resets_the_timeout(tmp_path):
+    python = make_python(
+        tmp_path / "slow-but-talking",
+        """
+        hello()
+        msg, payload = recv()
+        for i in range(8):
+            time.sleep(0.3)
+            send({"type": "progress", "id": msg["id"], "stage": "download", "fraction": i / 7, "message": "m"})
+        send({"type": "result", "id": msg["id"], "width": 2, "height": 2, "output": "alpha"}, b"abcd")
+        while True:
+            recv()
+        """,
+    )
+    seen = []
+    w = Worker(str(python), timeout=1.0)
+    assert w.remove(image(2, 2), 2, 2, progress=lambda s, f, m: seen.append(f)) == b"abcd"
+    assert len(seen) == 8 and seen[-1] == 1.0  # 2.4 s in all, never 1 s silent
+    w.close()
+
+
+def test_wrong_protocol_version(tmp_path):
+    python = make_python(tmp_path / "future", "hello(protocol=99)\ntime.sleep(30)\n")
+    with pytest.raises(ClientError) as info:
+        Worker(str(python)).start()
+    assert info.value.kind == "protocol"
+    assert "99" in info.value.message and "0.0.fake" in info.value.message
+    assert "installer" in info.value.hint
+
+
+def test_a_python_without_bgone_is_core_missing(tmp_path):
+    # -S: no site-packages, so the real `-m bgone.worker` fails the way a wrong Python does.
+    python = make_python(
+        tmp_path / "bare",
+        "os.execv(sys.executable, [sys.executable, '-S', '-m', 'bgone.worker'])\n",
+    )
+    with pytest.raises(ClientError) as info:
+        Worker(str(python)).start()
+    assert info.value.kind == "core_missing"
+    assert str(python) in info.value.message and "bgone" in info.value.message
+
+
+def test_a_missing_python_is_core_missing(tmp_path):
+    with pytest.raises(ClientError) as info:
+        Worker(str(tmp_path / "gone" / "python3")).start()
+    assert info.value.kind == "core_missing" and "gone" in info.value.message
+
+
+def test_crash_at_startup_is_worker_crashed_with_stderr(tmp_path):
+    python = make_python(
+        tmp_path / "crash", 'sys.stderr.write("Illegal instruction in libonnx\\n"); sys.exit(132)\n'
+    )
+    with pytest.raises(ClientError) as info:
+        Worker(str(python)).start()
+    assert info.value.kind == "worker_crashed"
+    assert (
+        "exit code 132" in info.value.message
+        and "Illegal instruction in libonnx" in info.value.message
+    )
+
+
+# -- cancel ------------------------------------------------------------------------------------
+
+
+def test_cancelled_callable_stops_a_busy_worker_which_stays_warm(patched_python):
+    with Worker(str(patched_python)) as w:
+        pid = w.start()["pid"]
+        started = threading.Event()
+        t0 = time.monotonic()
+        with pytest.raises(ClientError) as info:
+            w.remove(image(4, 4), 4, 4, model="slow",
+                     progress=lambda s, f, m: started.set(), cancelled=started.is_set)  # fmt: skip
+        assert info.value.kind == "cancelled"
+        assert time.monotonic() - t0 < 3  # the worker confirmed; no kill needed
+        assert w.pid == pid and alive(pid)
+        data = image(3, 3)
+        assert w.remove(data, 3, 3) == red(data)
+        assert w.pid == pid
+
+
+def test_cancel_from_another_thread(patched_python):
+    with Worker(str(patched_python)) as w:
+        started = threading.Event()
+        result = {}
+
+        def run():
+            try:
+                w.remove(image(4, 4), 4, 4, model="slow", progress=lambda s, f, m: started.set())
+            except ClientError as e:
+                result["kind"] = e.kind
+
+        t = threading.Thread(target=run)
+        t.start()
+        assert started.wait(20)
+        w.cancel()
+        t.join(10)
+        assert result == {"kind": "cancelled"}
+
+
+def test_a_worker_that_ignores_cancel_is_killed_after_3_seconds(patched_python):
+    with Worker(str(patched_python)) as w:
+        pid = w.start()["pid"]
+        started = threading.Event()
+        t0 = time.monotonic()
+        with pytest.raises(ClientError) as info:
+            w.remove(image(4, 4), 4, 4, model="stubborn",
+                     progress=lambda s, f, m: started.set(), cancelled=started.is_set)  # fmt: skip
+        elapsed = time.monotonic() - t0
+        assert info.value.kind == "cancelled"
+        assert 2.9 <= elapsed < 8
+        assert not alive(pid)
+        data = image(2, 2)
+        assert w.remove(data, 2, 2) == red(data)  # a fresh worker
+        assert w.pid != pid
+
+
+def test_cancelled_before_sending_does_not_start_anything(tmp_path):
+    w = Worker(str(tmp_path / "no-python-here"))
+    with pytest.raises(ClientError) as info:
+        w.remove(image(2, 2), 2, 2, cancelled=lambda: True)
+    assert info.value.kind == "cancelled"
+
+
+# -- environment -------------------------------------------------------------------------------
+
+
+def test_the_worker_gets_a_clean_environment(tmp_path, monkeypatch):
+    python = make_python(
+        tmp_path / "envdump",
+        """
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "env.json"), "w") as f:
+            json.dump({"env": dict(os.environ), "cwd": os.getcwd()}, f)
+        hello()
+        while True:
+            recv()
+        """,
+    )
+    monkeypatch.setenv("PYTHONPATH", "/host/lib/python3.10")
+    monkeypatch.setenv("PYTHONHOME", "/host")
+    monkeypatch.setenv("PYTHONSTARTUP", "/host/startup.py")
+    monkeypatch.setenv("BGONE_MODEL_DIR", "/models/here")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+    monkeypatch.setenv("GI_TYPELIB_PATH", "/usr/lib/girepository-1.0")
+    with Worker(str(python)) as w:
+        w.start()
+    dumped = json.loads((tmp_path / "env.json").read_text())
+    env = dumped["env"]
+    for gone in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"):
+        assert gone not in env
+    assert env["BGONE_MODEL_DIR"] == "/models/here"
+    assert env["HTTPS_PROXY"] == "http://proxy:3128"
+    assert env["HOME"] == os.environ["HOME"] and env["PATH"] == os.environ["PATH"]
+    assert dumped["cwd"] == str(tmp_path)  # the Python's own folder, not the host's cwd
+
+
+def test_clean_env_drops_appimage_paths():
+    env = client.clean_env({
+        "APPIMAGE": "/home/u/krita.appimage", "APPDIR": "/tmp/.mount_krita",
+        "LD_LIBRARY_PATH": "/tmp/.mount_krita/usr/lib:/opt/cuda/lib64",
+        "PATH": "/tmp/.mount_krita/usr/bin:/usr/bin", "PYTHONHOME": "/tmp/.mount_krita/usr",
+        "PYTHONUTF8": "1", "__PYVENV_LAUNCHER__": "/x", "LD_PRELOAD": "libfoo.so", "HOME": "/home/u",
+    })  # fmt: skip
+    assert env["LD_LIBRARY_PATH"] == "/opt/cuda/lib64"
+    assert env["PATH"] == "/usr/bin"
+    assert "PYTHONHOME" not in env and "__PYVENV_LAUNCHER__" not in env and "LD_PRELOAD" not in env
+    assert env["PYTHONUTF8"] == "1" and env["HOME"] == "/home/u"
+
+
+# -- find_core_python --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def places(tmp_path, monkeypatch):
+    """Isolated HOME/XDG dirs and three executable stand-in Pythons."""
+    home = tmp_path / "home"
+    xdg = tmp_path / "xdg"
+    plugin = tmp_path / "plugin"
+    for d in (home, xdg, plugin):
+        d.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    monkeypatch.setenv("APPDATA", str(tmp_path / "appdata"))
+    monkeypatch.delenv("BGONE_PYTHON", raising=False)
+    pythons = {}
+    for name in ("env", "plugin", "user"):
+        p = tmp_path / f"python-{name}"
+        p.write_text("#!/bin/sh\n")
+        p.chmod(0o755)
+        pythons[name] = str(p)
+    return {"home": home, "xdg": xdg, "plugin": plugin, "py": pythons}
+
+
+def write_config(path: Path, **doc) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+
+
+def user_config(places) -> Path:
+    return Path(client.user_config_dir()) / "config.json"
+
+
+def test_user_config_dir_follows_the_platform(places):
+    if sys.platform.startswith("linux"):
+        assert client.user_config_dir() == str(places["xdg"] / "bgone")
+
+
+def test_precedence_env_then_plugin_then_user(places, monkeypatch):
+    py, plugin = places["py"], places["plugin"]
+    with pytest.raises(ClientError) as info:
+        client.find_core_python(str(plugin))
+    assert info.value.kind == "core_missing" and "installer" in info.value.hint
+
+    write_config(user_config(places), python=py["user"])
+    assert client.find_core_python(str(plugin)) == py["user"]
+    write_config(
+        plugin / "bgone_config.json", python=py["plugin"], version="0.1.0", flatpak_spawn=False
+    )
+    assert client.find_core_python(str(plugin)) == py["plugin"]
+    assert client.find_core_python(None) == py["user"]  # no plug-in dir: only the user config
+    monkeypatch.setenv("BGONE_PYTHON", py["env"])
+    assert client.find_core_python(str(plugin)) == py["env"]
+
+
+def test_a_stale_plugin_config_falls_back_to_the_user_config(places):
+    write_config(
+        places["plugin"] / "bgone_config.json", python=str(places["home"] / "old-venv" / "python")
+    )
+    write_config(user_config(places), python=places["py"]["user"])
+    assert client.find_core_python(str(places["plugin"])) == places["py"]["user"]
+
+
+def test_unusable_configs_are_named_in_the_error(places):
+    (places["plugin"] / "bgone_config.json").write_text("{not json")
+    write_config(user_config(places), python=str(places["home"] / "missing-python"))
+    with pytest.raises(ClientError) as info:
+        client.find_core_python(str(places["plugin"]))
+    assert info.value.kind == "core_missing"
+    assert "bgone_config.json is unreadable" in info.value.message
+    assert "missing-python" in info.value.message
+
+
+def test_a_bad_bgone_python_is_an_error_not_a_fallback(places, monkeypatch):
+    write_config(user_config(places), python=places["py"]["user"])
+    monkeypatch.setenv("BGONE_PYTHON", str(places["home"] / "nope"))
+    with pytest.raises(ClientError) as info:
+        client.find_core_python()
+    assert info.value.kind == "core_missing" and "BGONE_PYTHON" in info.value.message
+
+
+def test_a_non_executable_python_is_not_used(places):
+    py = Path(places["py"]["plugin"])
+    py.chmod(0o644)
+    write_config(places["plugin"] / "bgone_config.json", python=str(py))
+    with pytest.raises(ClientError) as info:
+        client.find_core_python(str(places["plugin"]))
+    assert info.value.kind == "core_missing"
+
+
+def test_flatpak_spawn_runs_the_host_python(places, monkeypatch):
+    host_python = "/home/someone/.local/share/bgone/venv/bin/python"  # not visible in a sandbox
+    write_config(places["plugin"] / "bgone_config.json", python=host_python, flatpak_spawn=True)
+    monkeypatch.setenv("BGONE_MODEL_DIR", "/data/models")
+    assert client.find_core_python(str(places["plugin"])) == host_python
+    argv, python, cwd = Worker(plugin_dir=str(places["plugin"]))._command()
+    assert argv[:2] == ["flatpak-spawn", "--host"]
+    assert argv[-4:] == [host_python, "-u", "-m", "bgone.worker"]
+    assert "--env=BGONE_MODEL_DIR=/data/models" in argv
+    assert cwd is None and python == host_python
+
+
+def test_the_copied_client_works_from_a_python_without_numpy(tmp_path, patched_python):
+    """As in a plug-in: bgone_client.py alone, in a Python that has no site-packages at all."""
+    import shutil
+    import subprocess
+
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    shutil.copyfile(client.__file__, plugin / "bgone_client.py")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(plugin)!r})
+        import bgone_client
+        with bgone_client.Worker({str(patched_python)!r}) as w:
+            alpha = w.remove(bytes([10, 0, 0, 255, 20, 0, 0, 255]), 2, 1)
+        assert "numpy" not in sys.modules and "bgone" not in sys.modules
+        print(list(alpha))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[10, 20]"
+
+
+def test_a_framing_error_reported_by_the_worker_is_a_protocol_error(tmp_path):
+    python = make_python(
+        tmp_path / "confused",
+        """
+        hello()
+        recv()
+        send({"type": "error", "id": None, "kind": "protocol", "message": "The worker received garbage.", "hint": "h"})
+        sys.exit(2)
+        """,
+    )
+    with Worker(str(python)) as w, pytest.raises(ClientError) as info:
+        w.remove(image(2, 2), 2, 2)
+    assert (info.value.kind, info.value.message, info.value.hint) == (
+        "protocol",
+        "The worker received garbage.",
+        "h",
+    )

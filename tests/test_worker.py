@@ -1,0 +1,428 @@
+"""The real `python -m bgone.worker` subprocess, spoken to over its pipes.
+
+The pipeline is replaced, where a test needs it, by a small script that patches
+bgone.pipeline.predict_alpha and then runs bgone.worker.main() (no backdoor in product code).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bgone
+from bgone import pipeline, protocol
+
+FAKE_PIPELINE = textwrap.dedent(
+    """
+    import os, sys, time
+    import numpy as np
+    from bgone import composite, pipeline, registry, worker
+    from bgone.errors import Cancelled
+
+    REFINE_VALUE = {"none": 10, "fast": 20, "best": 30}
+
+    def fake_predict(rgb, model=None, refine=pipeline.DEFAULT_REFINE, device="auto", progress=None, cancel=None):
+        report = progress or (lambda s, f: None)
+        if model == "slow":  # runs until cancelled (60 s at most)
+            report("inference", 0.0)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 60:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                time.sleep(0.01)
+            raise RuntimeError("never cancelled")
+        if model == "boom":
+            raise ZeroDivisionError("boom in the pipeline")
+        if model == "noisy":
+            print("a stray print to stdout")
+            os.write(1, b"a C library writing to fd 1\\n")
+        if model == "refine-echo":
+            return np.full(rgb.shape[:2], REFINE_VALUE[refine], np.uint8)
+        if model is not None and model not in ("red", "noisy"):
+            registry.get_model(model)  # the real UnknownModel for unknown names
+        for i in range(5):
+            report("download", i / 4)
+        report("inference", 0.0)
+        report("inference", 1.0)
+        return rgb[:, :, 0].copy()  # alpha = the red channel
+
+    pipeline.predict_alpha = fake_predict
+    pipeline.cutout = lambda rgb, alpha, decontaminate=True: composite.rgba(rgb, alpha)
+    sys.exit(worker.main())
+    """
+)
+
+
+class Conn:
+    """One worker process and its two pipes."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        self.stderr = b""
+        self._err_thread = threading.Thread(target=self._drain, daemon=True)
+        self._err_thread.start()
+
+    def _drain(self) -> None:
+        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):
+            self.stderr += chunk
+
+    def send(self, msg, payload=None) -> None:
+        protocol.write_message(self.proc.stdin, msg, payload)
+
+    def recv(self):
+        return protocol.read_message(self.proc.stdout)
+
+    def recv_until(self, rid, types=("result", "error", "models")):
+        """(final message, payload, progress messages) of request rid."""
+        events = []
+        while True:
+            msg, payload = self.recv()
+            assert msg["id"] == rid, msg
+            if msg["type"] == "progress":
+                events.append(msg)
+                continue
+            assert msg["type"] in types, msg
+            return msg, payload, events
+
+    def close(self) -> int:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            code = self.proc.wait(20)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        self._err_thread.join(5)
+        return code
+
+
+@pytest.fixture
+def env(model_dir):
+    e = dict(os.environ)
+    e["BGONE_MODEL_DIR"] = str(model_dir)
+    return e
+
+
+@pytest.fixture
+def fake_script(tmp_path) -> Path:
+    path = tmp_path / "fake_worker.py"
+    path.write_text(FAKE_PIPELINE)
+    return path
+
+
+@pytest.fixture
+def real(env):
+    conns = []
+
+    def start():
+        c = Conn([sys.executable, "-u", "-m", "bgone.worker"], env)
+        conns.append(c)
+        return c
+
+    yield start
+    for c in conns:
+        c.close()
+
+
+@pytest.fixture
+def fake(env, fake_script):
+    conns = []
+
+    def start():
+        c = Conn([sys.executable, "-u", str(fake_script)], env)
+        conns.append(c)
+        hello, _ = c.recv()
+        assert hello["type"] == "hello"
+        return c
+
+    yield start
+    for c in conns:
+        c.close()
+
+
+def image(w: int, h: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 4), dtype=np.uint8)
+
+
+def remove_msg(rid, w, h, stride=None, **kw):
+    msg = {"type": "remove", "id": rid, "width": w, "height": h, "stride": stride or w * 4,
+           "model": "red", "refine": None, "output": "alpha"}  # fmt: skip
+    msg.update(kw)
+    return msg
+
+
+# -- handshake and lifecycle -------------------------------------------------------------------
+
+
+def test_hello_is_the_first_line_byte_for_byte(real):
+    c = real()
+    line = c.proc.stdout.readline()
+    want = b'{"type":"hello","protocol":1,"version":"%s","pid":%d}\n' % (
+        bgone.__version__.encode(),
+        c.proc.pid,
+    )
+    assert line == want
+    c.send({"type": "shutdown"})
+    assert c.proc.wait(20) == 0
+    assert c.proc.stdout.read() == b""  # nothing after the hello
+
+
+def test_eof_on_stdin_ends_the_worker(real):
+    c = real()
+    assert c.recv()[0]["type"] == "hello"
+    assert c.close() == 0
+
+
+def test_garbage_on_stdin_is_answered_then_the_worker_exits(real):
+    c = real()
+    c.recv()
+    c.proc.stdin.write(b"this is not json\n")
+    c.proc.stdin.flush()
+    msg, _ = c.recv()
+    assert msg["type"] == "error" and msg["id"] is None and msg["kind"] == "protocol"
+    assert "this is not json" in msg["message"]
+    assert c.proc.wait(20) == 2
+
+
+def test_unknown_request_and_missing_id_are_answered_and_the_worker_goes_on(real):
+    c = real()
+    c.recv()
+    c.send({"type": "frobnicate", "id": 1})
+    msg, _ = c.recv()
+    assert (msg["type"], msg["id"], msg["kind"]) == ("error", 1, "bad_request")
+    assert "frobnicate" in msg["message"]
+    c.send({"type": "models"})
+    msg, _ = c.recv()
+    assert (msg["type"], msg["kind"]) == ("error", "bad_request")
+    c.send({"type": "models", "id": "m"})
+    assert c.recv()[0]["type"] == "models"
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+def test_models_lists_the_registry_with_install_state(real, model_dir):
+    from bgone import registry
+
+    c = real()
+    c.recv()
+    c.send({"type": "models", "id": 3})
+    msg, payload, _ = c.recv_until(3)
+    assert payload is None
+    names = [m["name"] for m in msg["models"]]
+    assert names == [m.name for m in registry.all_models()]
+    for m in msg["models"]:
+        assert {
+            "name",
+            "description",
+            "size_label",
+            "installed",
+            "license",
+            "commercial_use",
+            "default",
+        } <= set(m)
+        assert m["installed"] is False  # the model dir is empty
+    assert [m["name"] for m in msg["models"] if m["default"]] == [registry.default_model_name()]
+
+
+def test_models_sees_an_installed_model(real, seeded_model_dir):
+    c = real()
+    c.recv()
+    c.send({"type": "models", "id": 1})
+    msg, _, _ = c.recv_until(1)
+    installed = {m["name"] for m in msg["models"] if m["installed"]}
+    assert installed == {"u2netp"}
+
+
+# -- remove with a stand-in pipeline -----------------------------------------------------------
+
+
+def test_remove_returns_the_pipelines_alpha_with_progress(fake):
+    c = fake()
+    img = image(37, 23)
+    c.send(remove_msg(5, 37, 23), img.tobytes())
+    msg, payload, events = c.recv_until(5)
+    assert msg == {
+        "type": "result",
+        "id": 5,
+        "width": 37,
+        "height": 23,
+        "output": "alpha",
+        "payload": 37 * 23,
+    }
+    assert payload == img[:, :, 0].tobytes()
+    stages = [(e["stage"], e["fraction"]) for e in events]
+    assert (
+        ("download", 0.0) in stages and ("download", 1.0) in stages and ("inference", 1.0) in stages
+    )
+    assert all(e["message"] for e in events)
+
+
+def test_remove_honours_row_padding(fake):
+    c = fake()
+    img = image(5, 4, seed=2)
+    stride = 5 * 4 + 12
+    rows = np.full((4, stride), 0xAB, np.uint8)  # padding filled with junk
+    rows[:, :20] = img.reshape(4, 20)
+    c.send(remove_msg("pad", 5, 4, stride=stride), rows.tobytes())
+    msg, payload, _ = c.recv_until("pad")
+    assert msg["type"] == "result"
+    assert payload == img[:, :, 0].tobytes()
+
+
+def test_rgba_output_multiplies_the_inputs_own_alpha(fake):
+    c = fake()
+    img = image(16, 9, seed=3)
+    c.send(remove_msg(1, 16, 9, output="rgba"), img.tobytes())
+    msg, payload, _ = c.recv_until(1)
+    assert msg["output"] == "rgba" and msg["payload"] == 16 * 9 * 4
+    out = np.frombuffer(payload, np.uint8).reshape(9, 16, 4)
+    assert np.array_equal(out[:, :, :3], img[:, :, :3])
+    red, own = img[:, :, 0].astype(np.uint32), img[:, :, 3].astype(np.uint32)
+    assert np.array_equal(out[:, :, 3], ((red * own + 127) // 255).astype(np.uint8))
+
+
+def test_refine_none_means_the_pipeline_default(fake):
+    values = {"none": 10, "fast": 20, "best": 30}
+    c = fake()
+    for rid, refine in enumerate([None, "none", "best"]):
+        c.send(remove_msg(rid, 3, 2, model="refine-echo", refine=refine), bytes(24))
+        msg, payload, _ = c.recv_until(rid)
+        assert msg["type"] == "result"
+        assert set(payload) == {values[refine or pipeline.DEFAULT_REFINE]}
+
+
+def test_stray_prints_go_to_stderr_not_the_protocol(fake):
+    c = fake()
+    c.send(remove_msg(1, 2, 2, model="noisy"), bytes(16))
+    msg, payload, _ = c.recv_until(1)
+    assert msg["type"] == "result" and payload == bytes(4)
+    assert c.close() == 0
+    assert b"a stray print to stdout" in c.stderr
+    assert b"a C library writing to fd 1" in c.stderr
+
+
+def test_bad_image_is_answered_and_the_worker_goes_on(fake):
+    c = fake()
+    c.send(remove_msg(1, 4, 4), bytes(63))
+    msg, _, _ = c.recv_until(1)
+    assert (msg["type"], msg["kind"]) == ("error", "bad_image")
+    assert "63 bytes" in msg["message"] and "expected 64" in msg["message"]
+    c.send(remove_msg(2, 4, 4, stride=8), bytes(32))
+    msg, _, _ = c.recv_until(2)
+    assert msg["kind"] == "bad_image" and "stride" in msg["message"]
+    c.send(remove_msg(3, 2, 1, output="jpeg"), bytes(8))
+    assert c.recv_until(3)[0]["kind"] == "bad_argument"
+    c.send(remove_msg(4, 2, 1), bytes(8))
+    assert c.recv_until(4)[0]["type"] == "result"
+
+
+def test_bgone_errors_keep_kind_message_and_hint(fake):
+    c = fake()
+    c.send(remove_msg(1, 2, 1, model="no-such-model"), bytes(8))
+    msg, _, _ = c.recv_until(1)
+    assert msg["kind"] == "unknown_model"
+    assert "no-such-model" in msg["message"] and "u2netp" in msg["hint"]
+
+
+def test_unexpected_exceptions_are_internal_with_traceback_on_stderr(fake):
+    c = fake()
+    c.send(remove_msg(1, 2, 1, model="boom"), bytes(8))
+    msg, _, _ = c.recv_until(1)
+    assert msg["kind"] == "internal" and "ZeroDivisionError: boom in the pipeline" in msg["message"]
+    c.send(remove_msg(2, 2, 1), bytes(8))  # still serving
+    assert c.recv_until(2)[0]["type"] == "result"
+    c.close()
+    assert b"Traceback (most recent call last)" in c.stderr and b"boom in the pipeline" in c.stderr
+
+
+# -- cancel ------------------------------------------------------------------------------------
+
+
+def test_cancel_reaches_a_busy_worker(fake):
+    c = fake()
+    c.send(remove_msg(1, 8, 8, model="slow"), bytes(256))
+    msg, _ = c.recv()
+    assert (msg["type"], msg["stage"]) == ("progress", "inference")  # it is computing now
+    t0 = time.monotonic()
+    c.send({"type": "cancel", "id": 1})
+    msg, _, _ = c.recv_until(1)
+    assert (msg["type"], msg["kind"]) == ("error", "cancelled")
+    assert time.monotonic() - t0 < 5
+    c.send(remove_msg(2, 2, 1), bytes(8))  # the same process serves the next request
+    assert c.recv_until(2)[0]["type"] == "result"
+
+
+def test_cancel_of_a_queued_request_and_of_an_answered_one(fake):
+    c = fake()
+    c.send(remove_msg(1, 8, 8, model="slow"), bytes(256))
+    c.send(remove_msg(2, 2, 1), bytes(8))
+    assert c.recv()[0]["type"] == "progress"
+    c.send({"type": "cancel", "id": 2})  # queued behind the slow one
+    c.send({"type": "cancel", "id": 99})  # unknown: ignored
+    time.sleep(0.2)
+    c.send({"type": "cancel", "id": 1})
+    assert c.recv_until(1)[0]["kind"] == "cancelled"
+    msg, payload, events = c.recv_until(2)
+    assert msg["kind"] == "cancelled" and events == [] and payload is None
+    c.send({"type": "cancel", "id": 2})  # already answered: no reply
+    c.send({"type": "models", "id": 3})
+    msg, _ = c.recv()  # the next message answers the models request: the cancel got no reply
+    assert (msg["type"], msg["id"]) == ("models", 3)
+
+
+def test_eof_while_busy_cancels_and_exits(fake):
+    c = fake()
+    c.send(remove_msg(1, 8, 8, model="slow"), bytes(256))
+    assert c.recv()[0]["type"] == "progress"
+    t0 = time.monotonic()
+    c.proc.stdin.close()
+    assert c.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 5
+
+
+# -- the real thing ----------------------------------------------------------------------------
+
+
+def drawn(h=240, w=320):
+    """A red disc (the subject) on a blue wall with a little texture, as RGBA."""
+    yy, xx = np.mgrid[:h, :w]
+    inside = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (0.3 * h) ** 2
+    img = np.empty((h, w, 4), np.uint8)
+    img[:] = (35, 95, 190, 255)
+    img[inside] = (230, 70, 40, 255)
+    noise = np.random.default_rng(1).integers(-8, 8, (h, w, 3))
+    img[:, :, :3] = (img[:, :, :3].astype(np.int16) + noise).clip(0, 255)
+    return img, inside
+
+
+@pytest.mark.slow
+def test_end_to_end_with_the_real_u2netp(real, seeded_model_dir):
+    img, inside = drawn()
+    h, w = inside.shape
+    c = real()
+    assert c.recv()[0]["type"] == "hello"
+    for rid in (1, 2):  # twice: the second run uses the warm session
+        c.send(remove_msg(rid, w, h, model="u2netp", refine="none"), img.tobytes())
+        msg, payload, events = c.recv_until(rid)
+        assert msg["type"] == "result", msg
+        alpha = np.frombuffer(payload, np.uint8).reshape(h, w)
+        mask = alpha > 127
+        iou = (mask & inside).sum() / (mask | inside).sum()
+        assert iou > 0.9
+        assert ("inference", 1.0) in [(e["stage"], e["fraction"]) for e in events]
+        assert not any(e["stage"] == "download" for e in events)  # seeded: nothing to fetch
+    assert c.close() == 0
