@@ -58,3 +58,46 @@ def test_real_u2netp_finds_a_drawn_subject(u2netp_path):
     pred = full > 0.5
     iou = (pred & inside).sum() / (pred | inside).sum()
     assert iou > 0.9, iou
+
+
+def _slow_model(path, n=40, size=768):
+    """A chain of big MatMuls: a forward pass long enough to cancel in the middle of."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.full((size, size), 1.0 / size, np.float32), "w")
+    nodes, prev = [], "x"
+    for i in range(n):
+        nodes.append(helper.make_node("MatMul", [prev, "w"], [f"m{i}"]))
+        prev = f"m{i}"
+    nodes.append(helper.make_node("Identity", [prev], ["y"]))
+    graph = helper.make_graph(
+        nodes, "slow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, size, size])], [w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_cancel_aborts_a_running_forward_pass(tmp_path):
+    """onnxruntime's RunOptions.terminate stops the pass; the session stays usable afterwards."""
+    import threading
+    import time
+
+    from bgone.errors import Cancelled
+
+    sess = inference.get_session(_slow_model(tmp_path / "slow.onnx"), "cpu")
+    x = np.ones((1, 3, 768, 768), np.float32)
+    t0 = time.perf_counter()
+    inference.forward(sess, x)
+    full = time.perf_counter() - t0
+    ev = threading.Event()
+    threading.Timer(full / 10, ev.set).start()
+    t0 = time.perf_counter()
+    with pytest.raises(Cancelled):
+        inference.forward(sess, x, ev)
+    aborted = time.perf_counter() - t0
+    assert aborted < full / 2, (aborted, full)
+    assert np.allclose(inference.forward(sess, x, threading.Event()), 1.0, atol=1e-3)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import preprocess
-from .errors import BgoneError, ModelCorrupt
+from .errors import BgoneError, Cancelled, ModelCorrupt
 from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -80,15 +80,43 @@ def get_session(path: Path, device: str = "auto") -> Any:
     return sess
 
 
-def forward(sess: Any, tensor: np.ndarray) -> np.ndarray:
+def forward(sess: Any, tensor: np.ndarray, cancel: Any = None) -> np.ndarray:
+    """One forward pass; a set ``cancel`` aborts it mid-run (a large model on CPU takes seconds,
+    and a host's Cancel button must not have to kill the worker and lose the warm session)."""
     inp = sess.get_inputs()[0]
     if inp.type == "tensor(float16)":  # fp16 exports (e.g. the imgly ISNet) want half inputs
         tensor = tensor.astype(np.float16)
-    return sess.run(None, {inp.name: tensor})[0]
+    if cancel is None:
+        return sess.run(None, {inp.name: tensor})[0]
+    import onnxruntime as ort
+
+    opts = ort.RunOptions()
+    done = threading.Event()
+
+    def watch() -> None:
+        while True:
+            if cancel.is_set():
+                opts.terminate = True
+                return
+            if done.wait(0.02):
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        return sess.run(None, {inp.name: tensor}, opts)[0]
+    except Exception:
+        if cancel.is_set():
+            raise Cancelled() from None
+        raise
+    finally:
+        done.set()
+        watcher.join()
 
 
 def predict_lowres(
-    rgb: np.ndarray, spec: ModelSpec, device: str = "auto", path: Path | None = None
+    rgb: np.ndarray, spec: ModelSpec, device: str = "auto", path: Path | None = None,
+    cancel: Any = None,
 ) -> np.ndarray:
     """uint8 HxWx3 -> the model's own-resolution mask, float32 in 0..1."""
     if path is None:
@@ -97,4 +125,4 @@ def predict_lowres(
         path = ensure_model(spec)
     sess = get_session(path, device)
     small = preprocess.resize_rgb(rgb, spec.input_size)
-    return preprocess.postprocess(forward(sess, preprocess.to_tensor(small, spec)), spec)
+    return preprocess.postprocess(forward(sess, preprocess.to_tensor(small, spec), cancel), spec)

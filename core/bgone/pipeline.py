@@ -95,10 +95,12 @@ def predict_alpha(
     path = store.ensure_model(spec, progress=progress, cancel=cancel)
     _check(cancel)
     report("inference", 0.0)
-    low = inference.predict_lowres(rgb, spec, device, path)
+    low = inference.predict_lowres(rgb, spec, device, path, cancel)
     report("inference", 1.0)
     _check(cancel)
+    report("upsample", 0.0)
     alpha = _upsample(low, rgb)
+    report("upsample", 1.0)
     if refine != "none":
         _check(cancel)
         alpha = _refine(rgb, alpha, refine, progress, cancel)
