@@ -3,7 +3,6 @@ import pytest
 
 from bgone import inference, registry
 from bgone.errors import BgoneError, ModelCorrupt
-
 from conftest import make_tiny_model
 
 
