@@ -146,8 +146,8 @@ def import_file(name: str, file: Path, like: str | None = None) -> ModelSpec:
             got = file_digests(file, (algo,))[algo]
             if got != want:
                 raise ChecksumMismatch(
-                    f"{file} is not the {spec.name} model ({algo} {got[:12]}…, expected "
-                    f"{want[:12]}…).",
+                    f"{file} is not the {spec.name} model: its {algo} checksum is {got[:12]}…, "
+                    f"expected {want[:12]}….",
                     "The file is damaged or a different model. Download it again"
                     + (f" from {spec.url}" if spec.url else "")
                     + ", or import it under a new name with --like.",

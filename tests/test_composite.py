@@ -1,0 +1,22 @@
+import numpy as np
+
+from bgone import composite
+
+
+def test_over_color_blends_and_rounds():
+    rgb = np.array([[[200, 100, 0], [200, 100, 0], [200, 100, 0]]], np.uint8)
+    alpha = np.array([[255, 0, 128]], np.uint8)
+    out = composite.over_color(rgb, alpha, (0, 0, 255))
+    assert out[0, 0].tolist() == [200, 100, 0]
+    assert out[0, 1].tolist() == [0, 0, 255]
+    exact = (np.array([200, 100, 0]) * 128 + np.array([0, 0, 255]) * 127) / 255
+    assert np.abs(out[0, 2] - exact).max() <= 0.5
+
+
+def test_rgba_and_multiply():
+    rgb = np.full((2, 2, 3), 9, np.uint8)
+    a = np.array([[0, 255], [128, 255]], np.uint8)
+    out = composite.rgba(rgb, a)
+    assert out.shape == (2, 2, 4) and out[1, 0, 3] == 128 and out[0, 0, 0] == 9
+    m = composite.multiply_alpha(a, np.array([[255, 0], [255, 128]], np.uint8))
+    assert m.tolist() == [[0, 0], [128, 128]]

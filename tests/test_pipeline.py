@@ -1,0 +1,93 @@
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bgone import pipeline, registry
+from bgone.errors import BgoneError, Cancelled
+
+
+def drawn(h=480, w=640):
+    """A red disc (the subject) on a blue wall with a little texture."""
+    yy, xx = np.mgrid[:h, :w]
+    inside = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (0.3 * h) ** 2
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = (35, 95, 190)
+    img[inside] = (230, 70, 40)
+    img = (
+        (img.astype(np.int16) + np.random.default_rng(1).integers(-8, 8, img.shape))
+        .clip(0, 255)
+        .astype(np.uint8)
+    )
+    return img, inside
+
+
+def iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+def test_predict_alpha_finds_the_subject(seeded_model_dir):
+    img, inside = drawn()
+    events = []
+    alpha = pipeline.predict_alpha(
+        img, model="u2netp", refine="none", progress=lambda s, f: events.append((s, f))
+    )
+    assert alpha.dtype == np.uint8 and alpha.shape == inside.shape
+    assert iou(alpha > 127, inside) > 0.95
+    assert ("inference", 1.0) in events
+
+
+def test_default_model_falls_back_to_an_installed_one(seeded_model_dir):
+    assert pipeline.resolve_model(None).name == "u2netp"
+
+
+def test_default_model_when_nothing_is_installed(model_dir):
+    assert pipeline.resolve_model(None).name == registry.default_model_name()
+
+
+def test_bad_refine_level():
+    with pytest.raises(BgoneError, match="refinement"):
+        pipeline.predict_alpha(np.zeros((4, 4, 3), np.uint8), refine="ultra")
+
+
+def test_cancel_before_inference(seeded_model_dir):
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(Cancelled):
+        pipeline.predict_alpha(drawn()[0], model="u2netp", refine="none", cancel=ev)
+
+
+def test_remove_outputs(seeded_model_dir):
+    img, inside = drawn()
+    cut = pipeline.remove(img, model="u2netp", refine="none")
+    assert cut.mode == "RGBA" and cut.size == (640, 480)
+    a = np.asarray(cut)[:, :, 3]
+    assert a[240, 320] == 255 and a[5, 5] == 0
+    m = pipeline.remove(img, model="u2netp", refine="none", mask=True)
+    assert m.mode == "L" and np.array_equal(np.asarray(m), a)
+    flat = np.asarray(pipeline.remove(img, model="u2netp", refine="none", bg_color="#00ff00"))
+    assert flat.shape == (480, 640, 3) and tuple(flat[2, 2]) == (0, 255, 0)
+    assert tuple(flat[240, 320]) == tuple(img[240, 320])
+
+
+def test_input_transparency_is_kept(seeded_model_dir):
+    img, _ = drawn()
+    rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    rgba[200:280, 300:340, 3] = 0  # a hole the user already cut
+    cut = np.asarray(pipeline.remove(Image.fromarray(rgba, "RGBA"), model="u2netp", refine="none"))
+    assert cut[240, 320, 3] == 0 and cut[240, 250, 3] == 255
+
+
+def test_large_image_memory_is_bounded(seeded_model_dir):
+    """12 MP: no float64 or multi-copy full-resolution buffers (numpy allocations are traced)."""
+    img = np.zeros((3000, 4000, 3), np.uint8)
+    img[1000:2000, 1500:2500] = (230, 70, 40)
+    pipeline.predict_alpha(img[:64, :64], model="u2netp", refine="none")  # warm the session
+    tracemalloc.start()
+    alpha = pipeline.predict_alpha(img, model="u2netp", refine="none")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert alpha.shape == (3000, 4000)
+    assert peak < 250e6, f"peak numpy allocations {peak / 1e6:.0f} MB"
