@@ -62,7 +62,7 @@ def child_bgone(image: str, model_path: str, repeat: int, refine: str) -> dict:
         t6 = time.perf_counter()
         if i:  # the first pass creates the session and JITs: reported apart as cold
             for k, v in zip(("decode", "preprocess", "forward", "resize_back", "refine", "encode", "whole"),
-                            (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t6 - t0)):
+                            (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t6 - t0), strict=True):
                 times[k].append(v)
         else:
             cold = t6 - t0

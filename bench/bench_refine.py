@@ -1,0 +1,204 @@
+"""Edge refinement benchmark (issue 3): raw bilinear vs guided `none` vs `fast`/`best` vs rembg matting.
+
+    .venv/bin/python bench/bench_refine.py            # eval table + 4000x3000 timings/memory + PNGs
+    .venv/bin/python bench/bench_refine.py --no-big   # eval table only
+    .venv/bin/python bench/bench_refine.py --rembg-big  # also rembg matting at 4000x3000 (~70 s, ~7 GB)
+
+rembg's matting (alpha_matting_cutout: trimap 240/10, erosion 10, estimate_alpha_cf +
+estimate_foreground_ml) runs in /work/benchvenv in a child process on the *same* raw mask, so
+only the refinement differs. Eval data is read in place from /work/shared/eval (not copied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "core"), str(ROOT)]
+EVAL = Path("/work/shared/eval")
+OUT = ROOT / "bench" / "out"
+REMBG_PY = "/work/benchvenv/bin/python"
+
+REMBG_CHILD = r"""
+import sys, time, resource, numpy as np
+from PIL import Image
+from rembg.bg import alpha_matting_cutout
+img = Image.open(sys.argv[1]).convert("RGB"); mask = Image.open(sys.argv[2]).convert("L")
+t = time.perf_counter()
+cut = alpha_matting_cutout(img, mask, 240, 10, 10)
+dt = time.perf_counter() - t
+Image.fromarray(np.asarray(cut)[:, :, 3]).save(sys.argv[3])
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+LEVEL_CHILD = r"""
+import sys, time, resource, numpy as np
+sys.path[:0] = [sys.argv[4] + "/core"]
+from pathlib import Path
+from PIL import Image
+from bgone import inference, registry
+from bgone.upsample import upsample_alpha
+from bgone.refine import refine_alpha
+import pymatting  # import cost reported separately
+rgb = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
+t0 = time.perf_counter()
+low = inference.predict_lowres(rgb, registry.get_model("u2netp"), "cpu", Path(sys.argv[2]))
+t1 = time.perf_counter()
+a = upsample_alpha(low, rgb)
+t2 = time.perf_counter()
+if sys.argv[3] != "none":
+    a = refine_alpha(rgb, a, sys.argv[3])
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def load_metrics():
+    sys.path.insert(0, str(EVAL))
+    from metrics import metrics  # noqa: E402  (scipy: bench-only dependency, via pymatting)
+
+    return metrics
+
+
+def rembg_matting(rgb: np.ndarray, mask_u8: np.ndarray) -> tuple[np.ndarray, float, int]:
+    with tempfile.TemporaryDirectory() as d:
+        Image.fromarray(rgb).save(f"{d}/i.png")
+        Image.fromarray(mask_u8).save(f"{d}/m.png")
+        r = subprocess.run(
+            [REMBG_PY, "-c", REMBG_CHILD, f"{d}/i.png", f"{d}/m.png", f"{d}/o.png"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dt, rss = r.stdout.split()[-2:]
+        return np.asarray(Image.open(f"{d}/o.png"), dtype=np.float32) / 255.0, float(dt), int(rss)
+
+
+def side_by_side(path: Path, rgb, raw, refined):
+    h, w = raw.shape
+    red = np.array([255, 0, 0], np.float32)
+    cut = refined[..., None] * rgb + (1 - refined[..., None]) * red
+    tiles = [
+        rgb,
+        np.repeat((raw * 255)[..., None], 3, 2),
+        np.repeat((refined * 255)[..., None], 3, 2),
+        cut,
+    ]
+    row = np.concatenate([np.clip(t, 0, 255).astype(np.uint8) for t in tiles], axis=1)
+    im = Image.fromarray(row)
+    im.thumbnail((2400, 2400))
+    im.save(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-big", action="store_true")
+    ap.add_argument("--no-rembg", action="store_true")
+    ap.add_argument("--rembg-big", action="store_true")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    from bgone import inference, registry
+    from bgone.pipeline import resize_plain
+    from bgone.refine import refine_alpha
+    from bgone.upsample import upsample_alpha
+    from tests.conftest import fetch_u2netp
+
+    model = fetch_u2netp()
+    spec = registry.get_model("u2netp")
+    metrics = load_metrics()
+    OUT.mkdir(parents=True, exist_ok=True)
+    methods = ["raw", "none", "fast", "best"] + ([] if args.no_rembg else ["rembg"])
+    rows: dict[str, list[dict]] = {m: [] for m in methods}
+    manifest = json.loads((EVAL / "manifest.json").read_text())
+    print(
+        f"{'image':28s} {'method':6s} {'SAD':>8s} {'MSE':>8s} {'Grad':>7s} {'IoU':>6s} {'time s':>7s}"
+    )
+    for e in manifest:
+        if args.only and args.only not in e["name"]:
+            continue
+        rgb = np.asarray(Image.open(EVAL / e["image"]).convert("RGB"))
+        gt = np.asarray(Image.open(EVAL / e["gt"]).convert("L"), dtype=np.float32) / 255.0
+        h, w = gt.shape
+        low = inference.predict_lowres(rgb, spec, "cpu", model)
+        out = {}
+        t = time.perf_counter()
+        out["raw"] = resize_plain(low, (w, h))
+        times = {"raw": time.perf_counter() - t}
+        t = time.perf_counter()
+        out["none"] = upsample_alpha(low, rgb)
+        times["none"] = time.perf_counter() - t
+        for lv in ("fast", "best"):
+            t = time.perf_counter()
+            out[lv] = refine_alpha(rgb, out["none"], lv)
+            times[lv] = times["none"] + time.perf_counter() - t
+        if "rembg" in methods:
+            raw_u8 = (np.clip(out["raw"], 0, 1) * 255 + 0.5).astype(np.uint8)
+            out["rembg"], times["rembg"], _ = rembg_matting(rgb, raw_u8)
+        label = f"{e['source'].replace('comp1k_plainbg', 'plain')}/{e['name']}"
+        for m in methods:
+            r = metrics(out[m], gt) | {"time": times[m]}
+            rows[m].append(r)
+            print(
+                f"{label:28s} {m:6s} {r['sad_k']:8.2f} {r['mse']:8.4f} {r['grad_k']:7.3f} {r['iou']:6.3f} {r['time']:7.2f}",
+                flush=True,
+            )
+        if e["source"] == "comp1k" and e["name"] in ("portrait_hair_1", "glass_water"):
+            side_by_side(OUT / f"{e['name']}_fast.png", rgb, out["raw"], out["fast"])
+            side_by_side(OUT / f"{e['name']}_best.png", rgb, out["raw"], out["best"])
+    print("\nMEANS over", len(rows["raw"]), "images")
+    print(f"{'method':6s} {'SAD':>8s} {'MSE':>8s} {'Grad':>7s} {'IoU':>6s} {'time s':>7s}")
+    for m in methods:
+        mean = {
+            k: float(np.mean([r[k] for r in rows[m]]))
+            for k in ("sad_k", "mse", "grad_k", "iou", "time")
+        }
+        print(
+            f"{m:6s} {mean['sad_k']:8.2f} {mean['mse']:8.4f} {mean['grad_k']:7.3f} {mean['iou']:6.3f} {mean['time']:7.2f}"
+        )
+
+    if args.no_big:
+        return
+    print(
+        "\n4000x3000 (portrait_hair_1 upscaled), each level in a fresh process; peak RSS of that process"
+    )
+    src = EVAL / "comp1k/images/portrait_hair_1.png"
+    with tempfile.TemporaryDirectory() as d:
+        big = Image.open(src).convert("RGB").resize((4000, 3000), Image.BICUBIC)
+        big.save(f"{d}/big.png", compress_level=1)
+        for lv in ("none", "fast", "best"):
+            r = subprocess.run(
+                [sys.executable, "-c", LEVEL_CHILD, f"{d}/big.png", str(model), lv, str(ROOT)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            tm, tu, tr, rss = r.stdout.split()[-4:]
+            print(
+                f"{lv:6s} model {float(tm):5.2f} s  upsample {float(tu):5.2f} s  refine {float(tr):5.2f} s  beyond-model {float(tu) + float(tr):5.2f} s  peak RSS {int(rss) / 1024:6.0f} MiB"
+            )
+        if args.rembg_big:
+            low = inference.predict_lowres(np.asarray(big), spec, "cpu", model)
+            raw_u8 = (np.clip(resize_plain(low, (4000, 3000)), 0, 1) * 255 + 0.5).astype(np.uint8)
+            _, dt, rss = rembg_matting(np.asarray(big), raw_u8)
+            print(f"rembg  matting {dt:5.2f} s  peak RSS {rss / 1024:6.0f} MiB")
+        else:
+            print(
+                "rembg  matting: not run (--rembg-big); /work/shared/eval/README.md: ~72 s, 6.7 GB"
+            )
+    print(
+        f"side-by-side PNGs in {OUT}; run peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
