@@ -1,0 +1,399 @@
+"""The GIMP plug-in in real GIMP 3.0 (Debian trixie root from the host harness, hosts/).
+
+`gimp-console-3.0 -i --batch-interpreter=python-fu-eval` runs a batch script that calls
+`plug-in-bgone-remove-background` non-interactively, with the real client, worker and u2netp, on
+a real photo, and writes a JSON report plus raw 8-bit planes; the checks run here, next to the
+core's own `bgone remove --mask` on the same photo (and the ground truth where there is one).
+An error case runs with an empty model cache and no network: the image must stay as it was and
+the message must say what to do.
+
+Run: BGONE_HOST_TESTS=1 .venv/bin/python -m pytest -m hosts tests/hosts/test_gimp_host.py
+(as root; the first run builds the root, about 2 minutes). BGONE_HOST_REFINE picks the edge
+refinement (default "fast").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.hosts]
+
+REPO = Path(__file__).resolve().parents[2]
+JOB = "/job/bgone_gimp"
+PROC = "plug-in-bgone-remove-background"
+PLUGIN_IN_ROOT = "/root/.config/GIMP/3.0/plug-ins/bgone-remove-background"
+REFINE = os.environ.get("BGONE_HOST_REFINE", "fast")
+OFFSET = (-40, 25)  # the shifted layer hangs off the canvas's left edge
+SELECTION = (150, 120, 700, 500)  # canvas x, y, w, h
+
+
+BATCH = r'''
+import hashlib, json, os, sys, time, traceback
+import gi
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, Gio
+
+SPEC = json.load(open(os.environ["BGONE_SPEC"]))
+OUT = SPEC["out"]
+report = {"cases": {}}
+
+
+def load():
+    img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(SPEC["photo"]))
+    return img, img.get_layers()[0]
+
+
+def plane(drawable, fmt="Y u8"):
+    w, h = drawable.get_width(), drawable.get_height()
+    return bytes(drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+def save(name, data):
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(data)
+
+
+def state(img):
+    """Everything the plug-in could change."""
+    s = {"layers": []}
+    for lay in img.get_layers():
+        _, x, y = lay.get_offsets()
+        m = lay.get_mask()
+        s["layers"].append({
+            "name": lay.get_name(), "offsets": [x, y], "size": [lay.get_width(), lay.get_height()],
+            "alpha": lay.has_alpha(), "pixels": hashlib.sha256(plane(lay, "R'G'B'A u8")).hexdigest(),
+            "mask": None if m is None else hashlib.sha256(plane(m)).hexdigest(),
+        })
+    res = Gimp.Selection.bounds(img)
+    s["selection"] = list(tuple(res)[-5:])
+    s["selection_digest"] = hashlib.sha256(plane(img.get_selection())).hexdigest()
+    return s
+
+
+def call(img, drawables, **args):
+    proc = Gimp.get_pdb().lookup_procedure(SPEC["proc"])
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", drawables)
+    for k, v in args.items():
+        cfg.set_property(k, v)
+    t = time.perf_counter()
+    res = proc.run(cfg)
+    wall = time.perf_counter() - t
+    status = res.index(0)
+    message = res.index(1) if res.length() > 1 else None
+    return {"status": status.value_nick if hasattr(status, "value_nick") else str(status),
+            "ok": status == Gimp.PDBStatusType.SUCCESS, "message": message, "wall_s": wall}
+
+
+def case_registration():
+    proc = Gimp.get_pdb().lookup_procedure(SPEC["proc"])
+    return {"found": proc is not None, "label": proc.get_menu_label(), "menus": list(proc.get_menu_paths())}
+
+
+def case_mask():
+    img, lay = load()
+    r = call(img, [lay], model="u2netp", refine=SPEC["refine"], output="mask")
+    r["size"] = [lay.get_width(), lay.get_height()]
+    save("mask.alpha", plane(lay.get_mask()))
+    # the existing mask is replaced on a second run (non-interactive: no question)
+    r2 = call(img, [lay], model="u2netp", refine="none", output="mask")
+    r["second_ok"] = r2["ok"]
+    r["second_message"] = r2["message"]
+    save("mask2.alpha", plane(lay.get_mask()))
+    lay.remove_mask(Gimp.MaskApplyMode.DISCARD)
+    call(img, [lay], model="u2netp", refine=SPEC["refine"], output="mask")
+    lay.remove_mask(Gimp.MaskApplyMode.APPLY)
+    Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, img, Gio.File.new_for_path(os.path.join(OUT, "mask.png")), None)
+    img.delete()
+    return r
+
+
+def case_offset_selection():
+    img, lay = load()
+    lay.set_offsets(*SPEC["offset"])
+    x, y, w, h = SPEC["selection"]
+    img.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+    r = call(img, [lay], model="u2netp", refine=SPEC["refine"], output="mask")
+    _, ox, oy = lay.get_offsets()
+    r.update(offsets=[ox, oy], size=[lay.get_width(), lay.get_height()],
+             canvas=[img.get_width(), img.get_height()])
+    save("offset_selection.alpha", plane(lay.get_mask()))
+    img.delete()
+    return r
+
+
+def case_layer():
+    img, lay = load()
+    lay.set_offsets(*SPEC["offset"])
+    n = len(img.get_layers())
+    r = call(img, [lay], model="u2netp", refine=SPEC["refine"], output="layer")
+    layers = img.get_layers()
+    new = layers[0]
+    _, x, y = new.get_offsets()
+    r.update(layers_before=n, names=[la.get_name() for la in layers], new_offsets=[x, y],
+             new_size=[new.get_width(), new.get_height()], source_has_mask=lay.get_mask() is not None)
+    save("layer.rgba", plane(new, "R'G'B'A u8"))
+    img.delete()
+    return r
+
+
+def case_selection():
+    img, lay = load()
+    r = call(img, [lay], model="u2netp", refine=SPEC["refine"], output="selection")
+    r["has_mask"] = lay.get_mask() is not None
+    save("selection.alpha", plane(img.get_selection()))
+    img.delete()
+    return r
+
+
+def case_gray_float():
+    img, lay = load()
+    img.convert_grayscale()
+    img.convert_precision(Gimp.Precision.FLOAT_LINEAR)
+    lay = img.get_layers()[0]
+    r = call(img, [lay], model="u2netp", refine=SPEC["refine"], output="mask")
+    save("gray_float.alpha", plane(lay.get_mask()))
+    img.delete()
+    return r
+
+
+def case_indexed():
+    img, lay = load()
+    img.convert_indexed(Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 255, False, False, "")
+    lay = img.get_layers()[0]
+    r = call(img, [lay], model="u2netp", refine=SPEC["refine"], output="mask")
+    r["base_type"] = int(img.get_base_type())
+    save("indexed.alpha", plane(lay.get_mask()))
+    img.delete()
+    return r
+
+
+def case_error():
+    img, lay = load()
+    lay.add_mask(lay.create_mask(Gimp.AddMaskType.WHITE))  # an existing mask must survive
+    img.select_rectangle(Gimp.ChannelOps.REPLACE, 10, 10, 300, 200)
+    before = state(img)
+    r = call(img, [lay], model="u2netp", refine=SPEC["refine"], output="mask")
+    r["before"], r["after"] = before, state(img)
+    img.delete()
+    return r
+
+
+def case_timing():
+    img, lay = load()
+    img.scale(SPEC["timing_size"][0], SPEC["timing_size"][1])
+    lay = img.get_layers()[0]
+    runs = []
+    for _ in range(SPEC.get("timing_runs", 2)):
+        if lay.get_mask() is not None:
+            lay.remove_mask(Gimp.MaskApplyMode.DISCARD)
+        r = call(img, [lay], model="u2netp", refine="none", output="mask")
+        r["plugin"] = json.load(open(os.environ["BGONE_GIMP_TIMINGS"]))
+        runs.append(r)
+    img.delete()
+    return {"ok": all(r["ok"] for r in runs), "runs": runs, "size": SPEC["timing_size"]}
+
+
+for name in SPEC["cases"]:
+    try:
+        report["cases"][name] = globals()["case_" + name]()
+    except Exception:
+        report["cases"][name] = {"ok": False, "traceback": traceback.format_exc()}
+with open(os.path.join(OUT, "report.json"), "w") as f:
+    json.dump(report, f, indent=1)
+'''
+
+
+def _alpha(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    data = np.fromfile(path, np.uint8)
+    assert data.size == shape[0] * shape[1], (path, data.size, shape)
+    return data.reshape(shape)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    fa, fb = a > 127, b > 127
+    union = np.logical_or(fa, fb).sum()
+    return float(np.logical_and(fa, fb).sum() / union) if union else 1.0
+
+
+@pytest.fixture(scope="module")
+def gimp_job(hostroot, core_python, root_model_dir, photo):
+    root = hostroot.path
+    proc = subprocess.run([str(REPO / "hosts" / "install-gimp-plugin.sh"), str(root), core_python],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    plugin = hostroot.host(PLUGIN_IN_ROOT)
+    assert (plugin / "bgone-remove-background.py").stat().st_mode & 0o111
+    assert (plugin / "bgone_client.py").is_file()
+    job = hostroot.host(JOB)
+    shutil.rmtree(job, ignore_errors=True)
+    job.mkdir(parents=True)
+    (job / "batch.py").write_text(BATCH)
+    src = Path(photo)
+    assert src.is_file(), f"no photo at {src}"
+    shutil.copy(src, job / f"photo{src.suffix.lower()}")
+    (job / "empty-models").mkdir()
+    return {"root": hostroot, "job": job, "photo": f"{JOB}/photo{src.suffix.lower()}",
+            "model_dir": root_model_dir, "core_python": core_python}
+
+
+def run_gimp(g: dict, name: str, cases: list[str], model_dir: str | None = None, network: bool = True,
+             timeout: int = 540) -> dict:
+    out = g["job"] / name
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    spec = {"out": f"{JOB}/{name}", "photo": g["photo"], "proc": PROC, "refine": REFINE, "cases": cases,
+            "offset": list(OFFSET), "selection": list(SELECTION), "timing_size": [4000, 3000]}
+    (out / "spec.json").write_text(json.dumps(spec))
+    env = {"BGONE_SPEC": f"{JOB}/{name}/spec.json", "BGONE_MODEL_DIR": model_dir or g["model_dir"],
+           "BGONE_GIMP_TIMINGS": f"{JOB}/{name}/timings.json"}
+    cmd = ["gimp-console-3.0", "-i", "--batch-interpreter=python-fu-eval",
+           "-b", f"exec(open('{JOB}/batch.py').read())", "--quit"]
+    proc = g["root"].run(cmd, env=env, timeout=timeout, network=network)
+    report_file = out / "report.json"
+    assert report_file.is_file(), f"no report from GIMP (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    report = json.loads(report_file.read_text())
+    report["log"] = proc.stdout[-3000:] + proc.stderr[-5000:]
+    return report
+
+
+def _case(report: dict, name: str) -> dict:
+    c = report["cases"][name]
+    assert "traceback" not in c, c["traceback"]
+    assert c.get("ok", True), f"{name}: {c.get('message')}\n{report['log']}"
+    return c
+
+
+@pytest.fixture(scope="module")
+def core_reference(gimp_job) -> np.ndarray:
+    """The core's own `bgone remove --mask` on the same photo, model and refinement."""
+    g = gimp_job
+    out = f"{JOB}/ref.png"
+    proc = g["root"].run([g["core_python"], "-m", "bgone", "remove", g["photo"], "-o", out, "--mask",
+                          "--model", "u2netp", "--refine", REFINE, "--overwrite"],
+                         env={"BGONE_MODEL_DIR": g["model_dir"]}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return np.asarray(Image.open(g["root"].host(out)).convert("L"))
+
+
+@pytest.fixture(scope="module")
+def main_report(gimp_job) -> dict:
+    return run_gimp(gimp_job, "main", ["registration", "mask", "offset_selection", "layer", "selection",
+                                       "gray_float", "indexed"])
+
+
+def test_plugin_registered_in_menus(main_report):
+    c = _case(main_report, "registration")
+    assert c["found"] and c["label"] == "Remove Background…"
+    assert "<Image>/Layer/Transparency" in c["menus"]
+
+
+def test_mask_matches_core_and_truth(gimp_job, main_report, core_reference, photo_truth):
+    c = _case(main_report, "mask")
+    w, h = c["size"]
+    mask = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    assert core_reference.shape == (h, w)
+    assert iou(mask, core_reference) > 0.98, iou(mask, core_reference)
+    assert np.abs(mask.astype(int) - core_reference).mean() < 2.0
+    if photo_truth is not None:
+        truth = np.asarray(Image.open(photo_truth).convert("L"))
+        assert iou(mask, truth) > 0.75, iou(mask, truth)
+    # exported with the mask applied: the PNG's alpha is the mask
+    png = np.asarray(Image.open(gimp_job["job"] / "main" / "mask.png").convert("RGBA"))
+    assert png.shape == (h, w, 4)
+    assert iou(png[..., 3], mask) > 0.99
+    # a second run replaced the existing mask (non-interactive: no question asked)
+    assert c["second_ok"], c["second_message"]
+    mask2 = _alpha(gimp_job["job"] / "main" / "mask2.alpha", (h, w))
+    assert iou(mask2, mask) > 0.9
+
+
+def test_offset_layer_and_selection_bbox(gimp_job, main_report):
+    base = _case(main_report, "mask")
+    c = _case(main_report, "offset_selection")
+    w, h = c["size"]
+    assert c["offsets"] == list(OFFSET) and c["size"] == base["size"]
+    full = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    m = _alpha(gimp_job["job"] / "main" / "offset_selection.alpha", (h, w))
+    sx, sy, sw, sh = SELECTION
+    x0, y0 = max(0, sx - OFFSET[0]), max(0, sy - OFFSET[1])
+    x1, y1 = min(w, sx + sw - OFFSET[0]), min(h, sy + sh - OFFSET[1])
+    inside = np.zeros_like(m, bool)
+    inside[y0:y1, x0:x1] = True
+    assert m[~inside].max() == 0, "outside the selection's bounding box the mask must be black"
+    assert (m[inside] > 127).mean() > 0.05, "something of the subject was found inside the box"
+    # a crop sees less context; still the same subject
+    assert iou(m[y0:y1, x0:x1], full[y0:y1, x0:x1]) > 0.7, iou(m[y0:y1, x0:x1], full[y0:y1, x0:x1])
+
+
+def test_new_layer_output(gimp_job, main_report):
+    base = _case(main_report, "mask")
+    c = _case(main_report, "layer")
+    w, h = base["size"]
+    assert c["layers_before"] == 1 and c["names"][0].endswith("(background removed)")
+    assert c["new_offsets"] == list(OFFSET) and c["new_size"] == [w, h] and not c["source_has_mask"]
+    rgba = np.fromfile(gimp_job["job"] / "main" / "layer.rgba", np.uint8).reshape(h, w, 4)
+    full = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    assert iou(rgba[..., 3], full) > 0.97
+
+
+def test_selection_output(gimp_job, main_report):
+    base = _case(main_report, "mask")
+    c = _case(main_report, "selection")
+    w, h = base["size"]
+    assert not c["has_mask"]
+    sel = _alpha(gimp_job["job"] / "main" / "selection.alpha", (h, w))
+    full = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    assert iou(sel, full) > 0.97
+
+
+@pytest.mark.parametrize("case", ["gray_float", "indexed"])
+def test_gray_float_and_indexed_images(gimp_job, main_report, case):
+    base = _case(main_report, "mask")
+    _case(main_report, case)
+    w, h = base["size"]
+    m = _alpha(gimp_job["job"] / "main" / f"{case}.alpha", (h, w))
+    full = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    assert iou(m, full) > 0.85, iou(m, full)
+
+
+def test_missing_model_offline_leaves_image_untouched(gimp_job):
+    report = run_gimp(gimp_job, "error", ["error"], model_dir=f"{JOB}/empty-models", network=False)
+    c = report["cases"]["error"]
+    assert "traceback" not in c, c["traceback"]
+    assert not c["ok"] and "error" in c["status"].lower(), c
+    assert c["after"] == c["before"], "a failed run must leave the image exactly as it was"
+    message = c["message"] or ""
+    assert "u2netp" in message, message
+    assert any(w in message.lower() for w in ("internet", "download", "import")), message
+    assert "Traceback" not in message
+
+
+def test_overhead_on_12_megapixels(gimp_job, capsys):
+    """D: the plug-in's time beyond the core's own, on a 12-megapixel layer (refine none).
+    overhead = wall time of the PDB call (as the batch script sees it) - the worker's own
+    processing time (its log line "request N: WxH alpha in S s")."""
+    report = run_gimp(gimp_job, "timing", ["timing"])
+    c = _case(report, "timing")
+    rows = []
+    for r in c["runs"]:
+        p = r["plugin"]
+        rows.append({"wall_s": round(r["wall_s"], 3), "core_s": p["core_s"],
+                     "overhead_s": round(r["wall_s"] - p["core_s"], 3),
+                     "read_s": round(p["read_s"], 3), "remove_minus_core_s": round(p["remove_s"] - p["core_s"], 3),
+                     "apply_s": round(p["apply_s"], 3),
+                     "rest_s": round(r["wall_s"] - p["read_s"] - p["remove_s"] - p["apply_s"], 3)})
+    with capsys.disabled():
+        print("\nGIMP plug-in overhead on a {}x{} layer: {}".format(*c["size"], json.dumps(rows)))
+    (gimp_job["job"] / "timing" / "overhead.json").write_text(json.dumps(rows, indent=1))
+    assert min(r["overhead_s"] for r in rows) < 5.0
