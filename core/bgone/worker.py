@@ -142,6 +142,9 @@ class Server:
     def serve(self) -> int:
         self.send(protocol.hello(__version__, os.getpid()))
         self.reader.start()
+        # numpy, Pillow and onnxruntime take ~0.2 s to import; do it while the host is still
+        # reading its layer's pixels, not after the first request arrives.
+        threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
         while True:
             kind, msg, payload = self.requests.get()
             if kind in ("eof", "shutdown"):
@@ -260,6 +263,15 @@ class Server:
             self.send(protocol.progress(rid, stage, fraction, text))
 
         return report
+
+
+def _warm_imports() -> None:
+    try:
+        import onnxruntime  # noqa: F401
+
+        from . import composite, inference, pipeline, upsample  # noqa: F401
+    except Exception:  # a broken install is reported properly by the request that needs it
+        log.debug("warm-up import failed", exc_info=True)
 
 
 def list_models() -> list[dict[str, Any]]:
