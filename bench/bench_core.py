@@ -187,8 +187,8 @@ def main() -> None:
             print(json.dumps(child_forward(rest[0], int(rest[1]))))
         return
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import fetch_u2netp
+    sys.path.insert(0, str(ROOT))
+    from tests.modelfiles import fetch_u2netp
 
     model = fetch_u2netp()
     work = Path(tempfile.mkdtemp(prefix="bgone-bench-"))

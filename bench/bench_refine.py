@@ -3,6 +3,10 @@
     .venv/bin/python bench/bench_refine.py            # eval table + 4000x3000 timings/memory + PNGs
     .venv/bin/python bench/bench_refine.py --no-big   # eval table only
     .venv/bin/python bench/bench_refine.py --rembg-big  # also rembg matting at 4000x3000 (~70 s, ~7 GB)
+    .venv/bin/python bench/bench_refine.py --no-big --images plain/portrait_hair_1,comp1k/dog_golden
+
+The model's low-res mask and rembg's matte depend only on the image, so they are cached in
+bench/out/cache (delete it, or pass --no-cache, after changing the model or rembg).
 
 rembg's matting (alpha_matting_cutout: trimap 240/10, erosion 10, estimate_alpha_cf +
 estimate_foreground_ml) runs in /work/benchvenv in a child process on the *same* raw mask, so
@@ -105,31 +109,47 @@ def main() -> None:
     ap.add_argument("--no-big", action="store_true")
     ap.add_argument("--no-rembg", action="store_true")
     ap.add_argument("--rembg-big", action="store_true")
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", default="", help="substring of the image name")
+    ap.add_argument("--images", default="", help="comma list: plain/NAME or comp1k/NAME")
+    ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--levels", default="fast,best")
     args = ap.parse_args()
     from bgone import inference, registry
     from bgone.pipeline import resize_plain
     from bgone.refine import refine_alpha
     from bgone.upsample import upsample_alpha
-    from tests.conftest import fetch_u2netp
+    from tests.modelfiles import fetch_u2netp
 
     model = fetch_u2netp()
     spec = registry.get_model("u2netp")
     metrics = load_metrics()
     OUT.mkdir(parents=True, exist_ok=True)
-    methods = ["raw", "none", "fast", "best"] + ([] if args.no_rembg else ["rembg"])
+    levels = [lv for lv in args.levels.split(",") if lv]
+    methods = ["raw", "none", *levels] + ([] if args.no_rembg else ["rembg"])
+    wanted = {x.strip() for x in args.images.split(",") if x.strip()}
+    cache = OUT / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     manifest = json.loads((EVAL / "manifest.json").read_text())
     print(
         f"{'image':28s} {'method':6s} {'SAD':>8s} {'MSE':>8s} {'Grad':>7s} {'IoU':>6s} {'time s':>7s}"
     )
     for e in manifest:
+        label = f"{e['source'].replace('comp1k_plainbg', 'plain')}/{e['name']}"
+        key = label.replace("/", "_")
         if args.only and args.only not in e["name"]:
+            continue
+        if wanted and label not in wanted:
             continue
         rgb = np.asarray(Image.open(EVAL / e["image"]).convert("RGB"))
         gt = np.asarray(Image.open(EVAL / e["gt"]).convert("L"), dtype=np.float32) / 255.0
         h, w = gt.shape
-        low = inference.predict_lowres(rgb, spec, "cpu", model)
+        lowf = cache / f"low_{key}.npy"
+        if lowf.exists() and not args.no_cache:
+            low = np.load(lowf)
+        else:
+            low = inference.predict_lowres(rgb, spec, "cpu", model)
+            np.save(lowf, low)
         out = {}
         t = time.perf_counter()
         out["raw"] = resize_plain(low, (w, h))
@@ -137,14 +157,20 @@ def main() -> None:
         t = time.perf_counter()
         out["none"] = upsample_alpha(low, rgb)
         times["none"] = time.perf_counter() - t
-        for lv in ("fast", "best"):
+        for lv in levels:
             t = time.perf_counter()
             out[lv] = refine_alpha(rgb, out["none"], lv)
             times[lv] = times["none"] + time.perf_counter() - t
         if "rembg" in methods:
-            raw_u8 = (np.clip(out["raw"], 0, 1) * 255 + 0.5).astype(np.uint8)
-            out["rembg"], times["rembg"], _ = rembg_matting(rgb, raw_u8)
-        label = f"{e['source'].replace('comp1k_plainbg', 'plain')}/{e['name']}"
+            rf, tf = cache / f"rembg_{key}.png", cache / f"rembg_{key}.txt"
+            if rf.exists() and tf.exists() and not args.no_cache:
+                out["rembg"] = np.asarray(Image.open(rf), dtype=np.float32) / 255.0
+                times["rembg"] = float(tf.read_text())
+            else:
+                raw_u8 = (np.clip(out["raw"], 0, 1) * 255 + 0.5).astype(np.uint8)
+                out["rembg"], times["rembg"], _ = rembg_matting(rgb, raw_u8)
+                Image.fromarray((out["rembg"] * 255 + 0.5).astype(np.uint8)).save(rf)
+                tf.write_text(str(times["rembg"]))
         for m in methods:
             r = metrics(out[m], gt) | {"time": times[m]}
             rows[m].append(r)
@@ -152,10 +178,14 @@ def main() -> None:
                 f"{label:28s} {m:6s} {r['sad_k']:8.2f} {r['mse']:8.4f} {r['grad_k']:7.3f} {r['iou']:6.3f} {r['time']:7.2f}",
                 flush=True,
             )
-        if e["source"] == "comp1k" and e["name"] in ("portrait_hair_1", "glass_water"):
-            side_by_side(OUT / f"{e['name']}_fast.png", rgb, out["raw"], out["fast"])
-            side_by_side(OUT / f"{e['name']}_best.png", rgb, out["raw"], out["best"])
-    print("\nMEANS over", len(rows["raw"]), "images")
+        if e["name"] in ("portrait_hair_1", "glass_water", "dog_golden"):
+            for lv in levels:
+                side_by_side(OUT / f"{key}_{lv}.png", rgb, out["raw"], out[lv])
+            if "rembg" in out:
+                side_by_side(OUT / f"{key}_rembg.png", rgb, out["raw"], out["rembg"])
+    import os
+
+    print("\nMEANS over", len(rows["raw"]), "images; load average", os.getloadavg())
     print(f"{'method':6s} {'SAD':>8s} {'MSE':>8s} {'Grad':>7s} {'IoU':>6s} {'time s':>7s}")
     for m in methods:
         mean = {

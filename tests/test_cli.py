@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from bgone import cli
-from test_pipeline import drawn
+from tests.test_pipeline import drawn
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import pytest
 
 from bgone import inference, registry
 from bgone.errors import BgoneError, ModelCorrupt
-from conftest import make_tiny_model
+from tests.modelfiles import make_tiny_model
 
 
 def _disc(h=240, w=320, r=70):
