@@ -144,7 +144,9 @@ class Server:
         self.reader.start()
         # numpy, Pillow and onnxruntime take ~0.2 s to import; do it while the host is still
         # reading its layer's pixels, not after the first request arrives.
-        threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
+        # Requests wait for it (join below): two threads importing numpy at once can fail.
+        self.warm = threading.Thread(target=_warm_imports, name="warm-imports", daemon=True)
+        self.warm.start()
         while True:
             kind, msg, payload = self.requests.get()
             if kind in ("eof", "shutdown"):
@@ -159,6 +161,9 @@ class Server:
                 return 0
 
     def handle(self, msg: dict[str, Any], payload: bytes | None) -> None:
+        warm = getattr(self, "warm", None)
+        if warm is not None:
+            warm.join()
         rid = msg.get("id")
         mtype = msg["type"]
         cancel = threading.Event()
