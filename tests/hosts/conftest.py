@@ -107,7 +107,9 @@ def hostroot() -> HostRoot:
 
 @pytest.fixture(scope="session")
 def core_python(hostroot: HostRoot) -> str:
-    cmd = [str(HOSTS / "install-core.sh"), str(hostroot.path)]
+    from tests.modelfiles import fetch_u2netp
+
+    cmd = [str(HOSTS / "install-core.sh"), str(hostroot.path), str(fetch_u2netp())]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     _require(proc.returncode == 0, f"hosts/install-core.sh failed ({proc.returncode}):\n{_tail(proc.stdout)}\n{_tail(proc.stderr)}")
     _require(hostroot.host(CORE_PYTHON).exists(), f"{CORE_PYTHON} missing in the root after install-core.sh")

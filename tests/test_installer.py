@@ -1,0 +1,568 @@
+"""installer/install.py in a temporary HOME with fake GIMP 3 / Krita profiles for every layout.
+
+Most tests reuse the development Python (``--python .venv/bin/python --no-venv``) so they take
+seconds; ``test_real_venv_install`` really creates a venv and pip-installs the core (slow)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTALLER = ROOT / "installer"
+DEV_PY = str(Path(sys.executable).absolute())  # the test Python has bgone (editable) installed
+GIMP = "bgone-remove-background"
+
+
+class Home(type(Path())):  # a Path that also carries the fixture's helper folders
+    fakebin: Path
+    tmp: Path
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bgone_install", INSTALLER / "install.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+inst = _load()
+
+FAST = ["--yes", "--python", DEV_PY, "--no-venv", "--skip-model", "--skip-selftest"]
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures and helpers
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty HOME; XDG_*, APPDATA and LOCALAPPDATA unset or inside it; a private TMPDIR; a
+    PATH with no GIMP, Krita or flatpak on it."""
+    h = Home(tmp_path / "home")
+    h.mkdir()
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    fakebin = tmp_path / "bin"
+    fakebin.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "BGONE_MODEL_DIR",
+                "BGONE_PYTHON", inst.FAIL_AFTER_ENV, "SUDO_USER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("APPDATA", str(h / "AppData" / "Roaming"))
+    monkeypatch.setenv("LOCALAPPDATA", str(h / "AppData" / "Local"))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.setenv("PATH", f"{fakebin}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    h.fakebin = fakebin
+    h.tmp = tmp
+    return h
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every path under ``root`` with its type, permissions and content hash."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        rel = p.relative_to(root).as_posix()
+        if p.is_dir() and not p.is_symlink():
+            out[rel] = ("dir", stat.S_IMODE(st.st_mode))
+        else:
+            out[rel] = ("file", stat.S_IMODE(st.st_mode), hashlib.sha256(p.read_bytes()).hexdigest())
+    return out
+
+
+def run(*args: str) -> int:
+    return inst.main(list(args))
+
+
+def make_profiles(h: Path) -> dict[str, Path]:
+    """Fake profiles for every Linux layout, with some content of their own."""
+    d = {
+        "gimp": h / ".config/GIMP/3.0",
+        "gimp_flatpak": h / ".var/app/org.gimp.GIMP/config/GIMP/3.0",
+        "gimp_snap": h / "snap/gimp/current/.config/GIMP/3.0",
+        "krita": h / ".local/share/krita",
+        "krita_flatpak": h / ".var/app/org.kde.krita/data/krita",
+    }
+    for p in d.values():
+        p.mkdir(parents=True)
+        (p / "user-settings.rc").write_text("# the user's own\n")
+    (d["gimp"] / "plug-ins" / "someone-else").mkdir(parents=True)
+    (d["gimp"] / "plug-ins" / "someone-else" / "someone-else.py").write_text("#!/usr/bin/env python3\n")
+    (h / ".config/kritarc").write_text("[General]\nfoo=1\n\n[python]\nenable_other=true\n")
+    return d
+
+
+def fake_exe(h: Path, name: str, body: str = "exit 0") -> Path:
+    p = h.fakebin / name
+    p.write_text(f"#!/bin/sh\n{body}\n")
+    p.chmod(0o755)
+    return p
+
+
+def read_json(p: Path) -> dict:
+    return json.loads(p.read_text())
+
+
+def is_exec(p: Path) -> bool:
+    return bool(p.stat().st_mode & stat.S_IXUSR)
+
+
+# ---------------------------------------------------------------------------------------------
+# what lands where
+
+
+def test_linux_every_layout(home, capsys):
+    d = make_profiles(home)
+    assert run(*FAST) == 0
+    out = capsys.readouterr().out
+    client = (ROOT / "core/bgone/client.py").read_bytes()
+    for key in ("gimp", "gimp_flatpak", "gimp_snap"):
+        plug = d[key] / "plug-ins" / GIMP
+        assert is_exec(plug / f"{GIMP}.py")
+        assert (plug / f"{GIMP}.py").read_bytes() == (ROOT / "gimp_plugin" / GIMP / f"{GIMP}.py").read_bytes()
+        assert (plug / "bgone_client.py").read_bytes() == client
+        assert not is_exec(plug / "bgone_client.py")
+        cfg = read_json(plug / "bgone_config.json")
+        assert cfg == {"python": DEV_PY, "version": cfg["version"], "flatpak_spawn": key == "gimp_flatpak"}
+        assert not list(plug.rglob("__pycache__"))
+    for key in ("krita", "krita_flatpak"):
+        pk = d[key] / "pykrita"
+        assert (pk / "bgone_krita.desktop").read_bytes() == (ROOT / "krita_plugin/bgone_krita.desktop").read_bytes()
+        assert (pk / "bgone_krita" / "__init__.py").is_file()
+        assert (pk / "bgone_krita" / "bgone_client.py").read_bytes() == client
+        assert read_json(pk / "bgone_krita" / "bgone_config.json")["flatpak_spawn"] is (key == "krita_flatpak")
+    # kritarc: native one edited in place, Flatpak one created
+    assert (home / ".config/kritarc").read_text() == (
+        "[General]\nfoo=1\n\n[python]\nenable_other=true\nenable_bgone_krita=true\n")
+    assert (home / ".var/app/org.kde.krita/config/kritarc").read_text() == "[python]\nenable_bgone_krita=true\n"
+    # user config and manifest
+    cfg = read_json(home / ".config/bgone/config.json")
+    assert cfg["python"] == DEV_PY and cfg["flatpak_spawn"] is False and cfg["version"]
+    manifest = read_json(home / ".local/share/bgone" / inst.MANIFEST)
+    assert manifest["core_python"] == DEV_PY
+    # the user's own files untouched
+    assert (d["gimp"] / "plug-ins/someone-else/someone-else.py").is_file()
+    # the Flatpak permission command is printed exactly; Snap gets a warning
+    assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in out
+    assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.kde.krita" in out
+    assert "Snap" in out
+    assert "bgone is installed." in out
+
+
+def test_windows_layout(home, capsys):
+    gimp = home / "AppData/Roaming/GIMP/3.0"
+    krita = home / "AppData/Roaming/krita"
+    gimp.mkdir(parents=True)
+    krita.mkdir(parents=True)
+    rc = home / "AppData/Local/kritarc"
+    rc.parent.mkdir(parents=True)
+    rc.write_bytes(b"[General]\r\nfoo=1\r\n")
+    assert run(*FAST, "--platform", "windows") == 0
+    assert (gimp / "plug-ins" / GIMP / f"{GIMP}.py").is_file()
+    assert (krita / "pykrita/bgone_krita.desktop").is_file()
+    assert (krita / "pykrita/bgone_krita/bgone_client.py").is_file()
+    assert rc.read_bytes() == b"[General]\r\nfoo=1\r\n\r\n[python]\r\nenable_bgone_krita=true\r\n"
+    assert read_json(home / "AppData/Roaming/bgone/config.json")["python"] == DEV_PY
+    assert (home / "AppData/Local/bgone" / inst.MANIFEST).is_file()
+    assert not (home / ".config").exists()
+    assert run("--uninstall", "--yes", "--platform", "windows") == 0
+    assert rc.read_bytes() == b"[General]\r\nfoo=1\r\n"
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == [
+        "AppData", "AppData/Local", "AppData/Local/kritarc", "AppData/Roaming",
+        "AppData/Roaming/GIMP", "AppData/Roaming/GIMP/3.0", "AppData/Roaming/krita"]
+
+
+def test_macos_layout(home):
+    sup = home / "Library/Application Support"
+    (sup / "GIMP/3.2").mkdir(parents=True)  # any GIMP 3.x profile
+    (sup / "krita").mkdir(parents=True)
+    before = snapshot(home)
+    assert run(*FAST, "--platform", "macos") == 0
+    assert is_exec(sup / "GIMP/3.2/plug-ins" / GIMP / f"{GIMP}.py")
+    assert (sup / "krita/pykrita/bgone_krita/bgone_config.json").is_file()
+    assert (home / "Library/Preferences/kritarc").read_text() == "[python]\nenable_bgone_krita=true\n"
+    assert (sup / "bgone/config.json").is_file()
+    assert (sup / "bgone" / inst.MANIFEST).is_file()
+    assert run("--uninstall", "--yes", "--platform", "macos") == 0
+    assert snapshot(home) == before
+
+
+def test_creates_default_profiles_when_hosts_installed(home, capsys):
+    fake_exe(home, "gimp-3.0")
+    fake_exe(home, "krita")
+    (home / ".local/share/flatpak/app/org.gimp.GIMP").mkdir(parents=True)  # a Flatpak GIMP, never run
+    before = snapshot(home)
+    assert run(*FAST) == 0
+    assert "not started yet" in capsys.readouterr().out
+    assert is_exec(home / ".config/GIMP/3.0/plug-ins" / GIMP / f"{GIMP}.py")
+    assert (home / ".var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins" / GIMP / "bgone_config.json").is_file()
+    assert (home / ".local/share/krita/pykrita/bgone_krita/__init__.py").is_file()
+    assert (home / ".config/kritarc").read_text() == "[python]\nenable_bgone_krita=true\n"
+    assert run("--uninstall", "--yes") == 0
+    assert snapshot(home) == before  # the folders it created are gone again
+
+
+def test_gimp2_binary_is_not_gimp3(home):
+    fake_exe(home, "gimp", 'echo "GNU Image Manipulation Program version 2.10.38"')
+    assert run(*FAST) == 0
+    assert not (home / ".config/GIMP").exists()
+
+
+def test_explicit_folders(home, tmp_path):
+    gp = tmp_path / "portable/gimp-profile"
+    kd = tmp_path / "portable/krita-res"
+    rc = tmp_path / "portable/kritarc"
+    assert run(*FAST, "--gimp-profile", str(gp), "--krita-dir", str(kd), "--kritarc", str(rc)) == 0
+    assert is_exec(gp / "plug-ins" / GIMP / f"{GIMP}.py")
+    assert (kd / "pykrita/bgone_krita/bgone_client.py").is_file()
+    assert rc.read_text() == "[python]\nenable_bgone_krita=true\n"
+    assert run("--uninstall", "--yes") == 0
+    assert not (tmp_path / "portable").exists() or not any((tmp_path / "portable").rglob("*"))
+
+
+def test_no_hosts_found(home, capsys):
+    assert run(*FAST) == 0
+    out = capsys.readouterr().out
+    assert "No GIMP 3 or Krita was found" in out
+    assert (home / ".config/bgone/config.json").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# kritarc editing
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "[python]\nenable_bgone_krita=true\n"),
+    ("[General]\nfoo=1\n", "[General]\nfoo=1\n\n[python]\nenable_bgone_krita=true\n"),
+    ("[General]\nfoo=1", "[General]\nfoo=1\n\n[python]\nenable_bgone_krita=true\n"),
+    ("[General]\nfoo=1\n\n", "[General]\nfoo=1\n\n[python]\nenable_bgone_krita=true\n"),
+    ("[python]\nenable_x=true\n\n[Zed]\na=b\n", "[python]\nenable_x=true\nenable_bgone_krita=true\n\n[Zed]\na=b\n"),
+    ("[python]\nenable_bgone_krita=false\nx=1\n", "[python]\nenable_bgone_krita=true\nx=1\n"),
+    ("[python]\nenable_x=true", "[python]\nenable_x=true\nenable_bgone_krita=true\n"),
+    ("[A]\r\nk=v\r\n", "[A]\r\nk=v\r\n\r\n[python]\r\nenable_bgone_krita=true\r\n"),
+    ("[A]\nenable_bgone_krita=false\n[python]\n", "[A]\nenable_bgone_krita=false\n[python]\nenable_bgone_krita=true\n"),
+    ("[General]\nname=Café ✓\n", "[General]\nname=Café ✓\n\n[python]\nenable_bgone_krita=true\n"),
+])
+def test_ini_set_and_unset_round_trip(text, expected):
+    new, info = inst.ini_set(text, "python", "enable_bgone_krita", "true")
+    assert new == expected
+    again, _ = inst.ini_set(new, "python", "enable_bgone_krita", "true")
+    assert again == new  # idempotent
+    assert inst.ini_unset(new, "python", "enable_bgone_krita", info) == text
+
+
+def test_ini_unset_after_host_rewrote_the_file():
+    """Krita rewrites kritarc on exit; uninstall still removes just our key."""
+    _, info = inst.ini_set("[General]\nfoo=1\n", "python", "enable_bgone_krita", "true")
+    rewritten = "[General]\nfoo=2\nnew=1\n\n[python]\nenable_bgone_krita=true\nenable_other=true\n"
+    assert inst.ini_unset(rewritten, "python", "enable_bgone_krita", info) == (
+        "[General]\nfoo=2\nnew=1\n\n[python]\nenable_other=true\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# idempotence, uninstall, rollback, dry run
+
+
+def test_rerun_is_idempotent_and_repairs(home, capsys):
+    d = make_profiles(home)
+    before = snapshot(home)
+    assert run(*FAST) == 0
+    first = snapshot(home)
+    manifest1 = read_json(home / ".local/share/bgone" / inst.MANIFEST)
+    # damage the install: a deleted client, a plug-in without its exec bit, the key switched off
+    plug = d["gimp"] / "plug-ins" / GIMP
+    (plug / "bgone_client.py").unlink()
+    (plug / f"{GIMP}.py").chmod(0o644)
+    rc = home / ".config/kritarc"
+    rc.write_text(rc.read_text().replace("enable_bgone_krita=true", "enable_bgone_krita=false"))
+    assert run(*FAST) == 0
+    assert "upgrading and repairing" in capsys.readouterr().out
+    second = snapshot(home)
+    logs = [k for k in second if "/logs/" in k]
+    assert len(logs) == 2
+
+    def no_logs(s):
+        return {k: v for k, v in s.items() if "/logs/" not in k and not k.endswith(inst.MANIFEST)}
+
+    assert no_logs(second) == no_logs(first)
+    assert rc.read_text().count("enable_bgone_krita") == 1
+    manifest2 = read_json(home / ".local/share/bgone" / inst.MANIFEST)
+    assert manifest2["records"] == manifest1["records"]
+    assert run("--uninstall", "--yes") == 0
+    assert snapshot(home) == before
+
+
+def test_uninstall_leaves_no_trace_with_model_and_selftest(home, u2netp_path, capsys):
+    """The full path with the real worker: model imported by checksum, image sent through the
+    installed bgone_client.py; uninstall then restores the tree exactly."""
+    make_profiles(home)
+    before = snapshot(home)
+    assert run("--yes", "--python", DEV_PY, "--no-venv", "--model-file", str(u2netp_path)) == 0
+    out = capsys.readouterr().out
+    assert "Self-test   passed (u2netp" in out or "Self-test" in out and "passed (u2netp" in out
+    assert (home / ".cache/bgone/models/u2netp.onnx").is_file()
+    assert run("--uninstall", "--yes") == 0
+    out = capsys.readouterr().out
+    assert "bgone has been removed." in out
+    assert snapshot(home) == before
+    assert run("--uninstall", "--yes") == 0  # twice is fine
+    assert "not installed" in capsys.readouterr().out
+
+
+def test_uninstall_keeps_a_model_that_was_there_before(home, u2netp_path, monkeypatch):
+    models = home / ".cache/bgone/models"
+    models.mkdir(parents=True)
+    shutil.copyfile(u2netp_path, models / "u2netp.onnx")
+    assert run(*FAST[:-2], "--skip-selftest", "--model-file", str(u2netp_path)) == 0
+    assert run("--uninstall", "--yes") == 0
+    assert (models / "u2netp.onnx").is_file()
+
+
+def test_failure_midway_rolls_back(home, monkeypatch, capsys):
+    make_profiles(home)
+    before = snapshot(home)
+    monkeypatch.setenv(inst.FAIL_AFTER_ENV, "config")
+    assert run(*FAST) == 1
+    err = capsys.readouterr()
+    assert "Injected failure" in err.out
+    assert "has been undone" in err.out
+    log = Path(err.err.strip().split("log file: ")[-1])
+    assert log.is_file() and home.tmp in log.parents
+    assert "Injected failure" in log.read_text()
+    assert snapshot(home) == before
+
+
+def test_failed_rerun_restores_the_previous_install(home, monkeypatch):
+    d = make_profiles(home)
+    assert run(*FAST) == 0
+    plug = d["gimp"] / "plug-ins" / GIMP
+    (plug / "old-version-file.txt").write_text("from the previous version\n")
+    rc = home / ".config/kritarc"
+    rc.write_text(rc.read_text().replace("enable_bgone_krita=true", "enable_bgone_krita=false"))
+    installed = snapshot(home)
+    monkeypatch.setenv(inst.FAIL_AFTER_ENV, "config")
+    assert run(*FAST) == 1
+    assert snapshot(home) == installed
+
+
+def test_exception_in_a_step_rolls_back(home, monkeypatch, capsys):
+    make_profiles(home)
+    before = snapshot(home)
+
+    def boom(ctx):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(inst, "step_flatpak", boom)
+    assert run(*FAST) == 1
+    out = capsys.readouterr()
+    assert "disk on fire" in out.out and "log file:" in out.err
+    assert snapshot(home) == before
+
+
+def test_bad_model_file_fails_cleanly(home, tmp_path, capsys):
+    make_profiles(home)
+    before = snapshot(home)
+    junk = tmp_path / "not-a-model.onnx"
+    junk.write_bytes(b"hello" * 100)
+    assert run("--yes", "--python", DEV_PY, "--no-venv", "--skip-selftest", "--model-file", str(junk)) == 1
+    assert "not a model bgone knows" in capsys.readouterr().out
+    assert snapshot(home) == before
+
+
+def test_dry_run_changes_nothing(home, u2netp_path, capsys):
+    make_profiles(home)
+    before = snapshot(home)
+    assert run("--dry-run", "--yes", "--python", DEV_PY, "--no-venv", "--model-file", str(u2netp_path)) == 0
+    out = capsys.readouterr().out
+    assert "would" in out and "nothing was changed" in out
+    assert snapshot(home) == before
+    assert not any(home.tmp.iterdir())  # not even a log
+    # and after an install: dry runs of a re-run and of the uninstall change nothing either
+    assert run(*FAST) == 0
+    installed = snapshot(home)
+    assert run("--dry-run", *FAST) == 0
+    assert run("--dry-run", "--uninstall") == 0
+    assert "would removed" not in capsys.readouterr().out
+    assert snapshot(home) == installed
+
+
+def test_default_venv_location_dry_run(home, capsys):
+    """Without --no-venv the plan names the private venv in the user data folder."""
+    assert run("--dry-run", "--yes", "--python", DEV_PY, "--skip-model") == 0
+    out = capsys.readouterr().out
+    assert f"create a virtual environment {home / '.local/share/bgone/venv'}" in out
+    assert "pip install --upgrade" in out
+    assert not (home / ".local").exists()
+
+
+def test_txn_mkdirs_through_the_data_folder(home):
+    """Recording the first new folder creates the data folder (the manifest's home) as well;
+    making a folder inside it must not trip over that, and rollback removes them all."""
+    data = home / ".local/share/bgone"
+    log = inst.Log(None, quiet=True)
+    txn = inst.Txn(log, inst.Manifest(data / inst.MANIFEST))
+    txn.mkdirs(data / "venv")
+    assert (data / "venv").is_dir() and (data / inst.MANIFEST).is_file()
+    assert txn.rollback() == []
+    assert not (home / ".local").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Flatpak permission
+
+
+def test_flatpak_permission_granted_and_revoked(home, capsys):
+    (home / ".var/app/org.gimp.GIMP/config/GIMP/3.0").mkdir(parents=True)
+    calls = home.tmp / "flatpak-calls"
+    fake_exe(home, "flatpak", f'echo "$@" >> "{calls}"\n'
+             'if [ "$1" = info ]; then echo "[Session Bus Policy]"; fi\nexit 0')
+    assert run(*FAST, "--flatpak-grant") == 0
+    assert "override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in calls.read_text()
+    assert run("--uninstall", "--yes") == 0
+    assert "override --user --no-talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in calls.read_text()
+
+
+def test_flatpak_permission_already_there(home, capsys):
+    (home / ".var/app/org.gimp.GIMP/config/GIMP/3.0").mkdir(parents=True)
+    fake_exe(home, "flatpak", 'echo "[Session Bus Policy]"; echo "org.freedesktop.Flatpak=talk"')
+    assert run(*FAST) == 0
+    out = capsys.readouterr().out
+    assert "already start programs outside its sandbox" in out
+    assert "still needs permission" not in out
+
+
+# ---------------------------------------------------------------------------------------------
+# finding Python
+
+
+def fake_python(h: Path, name: str, version: str) -> Path:
+    """A shell script that answers the installer's probe and the launchers' version check
+    like a Python of ``version`` would, and fails at anything else."""
+    major, minor, micro = (int(x) for x in version.split("."))
+    fits = 0 if (3, 10) <= (major, minor) <= (3, 13) else 1
+    body = (f'case "$*" in\n'
+            f'  *ensurepip*) echo \'{{"version": [{major}, {minor}, {micro}], '
+            f'"executable": "{h.fakebin}/{name}", "bits": 64, "venv": true}}\' ;;\n'
+            f'  *version_info*) exit {fits} ;;\n'
+            f'  *) exit 1 ;;\nesac')
+    return fake_exe(h, name, body)
+
+
+def test_unsuitable_python_given(home, capsys):
+    old = fake_python(home, "python3.9", "3.9.18")
+    new = fake_python(home, "python3.14", "3.14.0")
+    assert run("--yes", "--python", str(old), "--skip-model") == 2
+    out = capsys.readouterr().out
+    assert "too old" in out and "apt install" in out
+    assert run("--yes", "--python", str(new), "--skip-model") == 2
+    assert "too new" in capsys.readouterr().out
+    assert not any(home.rglob("*bgone*"))
+
+
+def test_no_suitable_python_anywhere(home, monkeypatch):
+    for name, v in (("python3", "3.9.6"), ("python3.14", "3.14.1"), ("python", "3.8.0")):
+        fake_python(home, name, v)
+    monkeypatch.setenv("PATH", str(home.fakebin))
+    monkeypatch.setattr(inst.sys, "executable", str(home.fakebin / "python3"))
+    layout = inst.Layout("linux")
+    with pytest.raises(inst.InstallError) as e:
+        inst.find_python(layout, None, need_venv=True)
+    assert e.value.code == 2
+    assert "No suitable Python" in e.value.message and "3.10-3.13" in e.value.message
+    assert "python3.14" in e.value.message and "too new" in e.value.message
+    assert "sudo apt install python3 python3-venv" in e.value.hint
+    assert "python.org" in inst.no_python_hint("windows")
+    assert "python.org" in inst.no_python_hint("macos")
+
+
+def test_python_without_venv_module_is_explained(home):
+    body = ('echo \'{"version": [3, 12, 1], "executable": "/usr/bin/python3.12", "bits": 64, '
+            '"venv": false}\'')
+    py = fake_exe(home, "python3.12", body)
+    with pytest.raises(inst.InstallError) as e:
+        inst.find_python(inst.Layout("linux"), str(py), need_venv=True)
+    assert "python3-venv" in e.value.message
+
+
+def _shell_tools(tmp_path: Path) -> Path:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for t in ("dirname", "cat"):
+        os.symlink(shutil.which(t), tools / t)
+    return tools
+
+
+def test_launcher_without_python(home, tmp_path):
+    fake_python(home, "python3", "3.9.6")
+    fake_python(home, "python3.14", "3.14.0")
+    env = {"HOME": str(home), "PATH": f"{home.fakebin}:{_shell_tools(tmp_path)}"}
+    r = subprocess.run(["/bin/sh", str(INSTALLER / "install.sh"), "--yes"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "bgone needs Python 3.10, 3.11, 3.12 or 3.13" in r.stderr
+    assert "sudo apt install python3 python3-venv" in r.stderr
+    r = subprocess.run(["/bin/sh", str(INSTALLER / "install.command"), "--yes"],
+                       env={**env, "BGONE_NO_PAUSE": "1"}, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "python.org" in r.stderr
+
+
+def test_launcher_runs_the_installer(home, tmp_path):
+    env = {**os.environ, "PATH": f"{Path(DEV_PY).parent}:{_shell_tools(tmp_path)}"}
+    r = subprocess.run(["/bin/sh", str(INSTALLER / "install.sh"), "--dry-run", *FAST], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"Python 3.{sys.version_info[1]}" in r.stdout
+    assert "Dry run finished" in r.stdout
+
+
+def test_launchers_are_executable_and_windows_files_use_crlf():
+    for name in ("install.sh", "install.command", "install.py"):
+        assert is_exec(INSTALLER / name), name
+    assert b"\r\n" in (INSTALLER / "install.bat").read_bytes()
+    assert b"install.ps1" in (INSTALLER / "install.bat").read_bytes()
+
+
+def test_self_test_image_is_rgba():
+    px = inst.make_test_image(10, 6)
+    assert len(px) == 10 * 6 * 4
+    assert all(px[i] == 255 for i in range(3, len(px), 4))
+
+
+# ---------------------------------------------------------------------------------------------
+# the real thing: a new venv with the core pip-installed from this checkout
+
+
+@pytest.mark.slow
+def test_real_venv_install(home, u2netp_path, capsys):
+    make_profiles(home)
+    before = snapshot(home)
+    code = run("--yes", "--python", DEV_PY, "--model-file", str(u2netp_path))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    venv_py = home / ".local/share/bgone/venv/bin/python"
+    assert venv_py.exists()
+    cfg = read_json(home / ".config/bgone/config.json")
+    assert cfg["python"] == str(venv_py)
+    assert read_json(home / ".config/GIMP/3.0/plug-ins" / GIMP / "bgone_config.json")["python"] == str(venv_py)
+    r = subprocess.run([str(venv_py), "-c", "import bgone, sys; print(bgone.__file__)"],
+                       capture_output=True, text=True, check=True)
+    assert str(home) in r.stdout  # a real install, not the checkout
+    assert "passed (u2netp" in out
+    # re-run: reuses the venv, upgrades in place
+    assert run("--yes", "--python", DEV_PY, "--skip-model", "--skip-selftest") == 0
+    assert "Reusing" in capsys.readouterr().out
+    assert run("--uninstall", "--yes") == 0
+    assert snapshot(home) == before
