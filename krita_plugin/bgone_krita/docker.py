@@ -1,0 +1,164 @@
+"""The "Remove Background" docker: choices, a button, progress with cancel, a plain status line.
+
+Only widgets live here; the work is in controller.py/engine.py so it can be tested without Qt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from krita import DockWidget, Krita
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import engine
+from .engine import Options
+
+DOCKER_ID = "bgone_docker"
+DOCKER_TITLE = "Remove Background"
+REFINE_LABELS = (
+    ("none", "None (fastest)"),
+    ("fast", "Fast (good edges)"),
+    ("best", "Best (hair and fur, slower)"),
+)
+OUTPUT_LABELS = (
+    ("mask", "Transparency mask"),
+    ("selection", "Selection"),
+    ("layer", "New layer with the cutout"),
+)
+
+
+def model_label(info: dict) -> str:
+    """'u2netp: 4.7 MB, installed' / 'birefnet-general: 973 MB, downloads on first use'."""
+    size = info.get("size_label") or ""
+    state = "installed" if info.get("installed") else "downloads on first use"
+    return "{}: {}".format(info.get("name", "?"), ", ".join(p for p in (size, state) if p))
+
+
+def licence_warning(info: dict | None) -> str:
+    if not info or info.get("commercial_use", True):
+        return ""
+    return "Non-commercial licence (%s): do not use its results in commercial work." % (
+        info.get("license") or "see the model's page"
+    )
+
+
+class BgoneDocker(DockWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        from . import CONTROLLER
+
+        self.controller = CONTROLLER
+        self.models: list[dict] = []
+        self.setWindowTitle(DOCKER_TITLE)
+        root = QWidget(self)
+        layout = QVBoxLayout(root)
+        form = QFormLayout()
+        self.model_box = QComboBox(root)
+        self.model_box.addItem("Default model (loading list…)", "")
+        self.licence = QLabel("", root)
+        self.licence.setWordWrap(True)
+        self.licence.setStyleSheet("color: #d08000;")
+        self.refine_box = QComboBox(root)
+        for key, label in REFINE_LABELS:
+            self.refine_box.addItem(label, key)
+        self.output_box = QComboBox(root)
+        for key, label in OUTPUT_LABELS:
+            self.output_box.addItem(label, key)
+        form.addRow("Model", self.model_box)
+        form.addRow("", self.licence)
+        form.addRow("Edges", self.refine_box)
+        form.addRow("Output", self.output_box)
+        layout.addLayout(form)
+        self.run_button = QPushButton("Remove background", root)
+        layout.addWidget(self.run_button)
+        row = QHBoxLayout()
+        self.progress = QProgressBar(root)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.cancel_button = QPushButton("Cancel", root)
+        self.cancel_button.setEnabled(False)
+        row.addWidget(self.progress)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        self.status = QLabel("Select a layer and press Remove background.", root)
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)  # users can copy the error
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self.setWidget(root)
+        self._load_saved()
+        self.run_button.clicked.connect(self.on_run)
+        self.cancel_button.clicked.connect(self.controller.cancel)
+        self.model_box.currentIndexChanged.connect(self.on_choice)
+        self.refine_box.currentIndexChanged.connect(self.on_choice)
+        self.output_box.currentIndexChanged.connect(self.on_choice)
+        self.controller.listeners.append(self.on_state)
+        self._models_requested = False
+
+    # -- Krita's DockWidget interface
+    def canvasChanged(self, canvas: Any) -> None:  # noqa: N802 (Krita's name)
+        pass
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._models_requested:  # spawn the worker only when someone looks at the docker
+            self._models_requested = True
+            self.controller.list_models(self.on_models)
+
+    # -- choices
+    def _load_saved(self) -> None:
+        saved = engine.read_options(Krita.instance())
+        self._select(self.refine_box, saved.refine)
+        self._select(self.output_box, saved.output)
+        self._saved_model = saved.model or ""
+
+    @staticmethod
+    def _select(box: QComboBox, key: str) -> None:
+        index = box.findData(key)
+        if index >= 0:
+            box.setCurrentIndex(index)
+
+    def options(self) -> Options:
+        model = self.model_box.currentData() or None
+        return Options(model, self.refine_box.currentData(), self.output_box.currentData())
+
+    def on_choice(self, _index: int = 0) -> None:
+        engine.save_options(Krita.instance(), self.options())
+        info = next((m for m in self.models if m.get("name") == self.model_box.currentData()), None)
+        self.licence.setText(licence_warning(info))
+
+    def on_models(self, models: list | None, error: str | None) -> None:
+        if error:
+            self.status.setText(error)
+            return
+        self.models = models or []
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        self.model_box.addItem("Default (best installed model)", "")
+        for info in self.models:
+            self.model_box.addItem(model_label(info), info.get("name"))
+        self._select(self.model_box, self._saved_model)
+        self.model_box.blockSignals(False)
+        self.on_choice()
+
+    # -- running
+    def on_run(self) -> None:
+        engine.save_options(Krita.instance(), self.options())
+        self.controller.start_active(self.options())
+
+    def on_state(self, state: str, fraction: float, text: str) -> None:
+        running = state == "running"
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        self.status.setText(text)

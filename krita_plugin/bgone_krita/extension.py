@@ -1,0 +1,47 @@
+"""The Tools-menu action (shortcut configurable in Settings > Configure Krita > Keyboard
+Shortcuts, like every Krita action) and user feedback when the docker is hidden."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from krita import Extension, Krita
+from PyQt5.QtGui import QIcon
+
+ACTION_ID = "bgone_remove_background"
+ACTION_TEXT = "Remove Background"
+
+
+class BgoneExtension(Extension):
+    def __init__(self, parent: Any) -> None:
+        super().__init__(parent)
+
+    def setup(self) -> None:
+        from . import CONTROLLER
+
+        CONTROLLER.listeners.append(self.on_state)
+        if os.environ.get("BGONE_KRITA_SELFTEST"):
+            from . import selftest
+
+            selftest.arm()
+
+    def createActions(self, window: Any) -> None:  # noqa: N802 (Krita's name)
+        # "tools" puts it straight into the Tools menu; the id is what the shortcut editor lists
+        action = window.createAction(ACTION_ID, ACTION_TEXT, "tools")
+        action.setToolTip("Remove the background of the active layer (bgone)")
+        action.triggered.connect(self.trigger)
+
+    def trigger(self) -> None:
+        from . import CONTROLLER
+
+        CONTROLLER.start_active()
+
+    def on_state(self, state: str, fraction: float, text: str) -> None:
+        """A floating message on the canvas, so the action is usable with the docker closed."""
+        if state not in ("done", "error", "cancelled"):
+            return
+        window = Krita.instance().activeWindow()
+        view = window.activeView() if window is not None else None
+        if view is not None:
+            view.showFloatingMessage(text, QIcon(), 6000 if state == "error" else 3000, 1)
