@@ -212,6 +212,20 @@ def test_a_worker_dying_mid_request_is_reported_then_restarted(tmp_path):
     w.close()
 
 
+def test_a_worker_killed_between_calls_is_replaced_without_an_error(patched_python):
+    """The host keeps a warm worker; if it died while idle (OOM killer, logout, a crash), the
+    next click must just work, even in the moment before the death is noticed."""
+    import signal
+
+    with Worker(str(patched_python)) as w:
+        data = image(8, 4)
+        assert w.remove(data, 8, 4) == red(data)
+        first = w.pid
+        os.kill(first, signal.SIGKILL)
+        assert w.remove(data, 8, 4) == red(data)  # immediately, no sleep: no error either way
+        assert w.pid != first
+
+
 def test_garbage_on_stdout_is_a_protocol_error(tmp_path):
     python = make_python(
         tmp_path / "chatty",

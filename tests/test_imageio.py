@@ -15,7 +15,7 @@ def _save(img: Image.Image, path, **kw):
 def test_every_mode_becomes_rgb_uint8(mode):
     base = Image.linear_gradient("L").resize((40, 30))
     if mode in ("I;16", "I"):
-        img = Image.fromarray((np.asarray(base).astype(np.uint16) * 257))
+        img = Image.fromarray(np.asarray(base).astype(np.uint16) * 257)
         if mode == "I":
             img = img.convert("I")
     elif mode == "F":

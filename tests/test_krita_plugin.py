@@ -55,6 +55,8 @@ class FakeWorker:
         return {"protocol": 1}
 
     def models(self) -> list[dict]:
+        if self.fail_start:
+            raise self.fail_start
         return [
             {"name": "u2netp", "installed": True, "commercial_use": True, "size_label": "4.6 MB"}
         ]
@@ -72,6 +74,8 @@ class FakeWorker:
         progress=None,
         cancelled=None,
     ) -> bytes:
+        if self.fail_start:  # the real client starts the process inside the first request
+            raise self.fail_start
         self.calls.append(
             dict(
                 rgba=bytes(rgba),
@@ -99,6 +103,9 @@ class FakeWorker:
         out[..., 3] = alpha
         return out.tobytes()
 
+    def cancel(self) -> None:
+        pass
+
     def close(self) -> None:
         self.closed = True
 
@@ -120,8 +127,10 @@ def app(kr):
     return kr[0].Krita.instance()
 
 
-def holder_for(engine, worker: FakeWorker):
-    return engine.WorkerHolder(factory=lambda: worker)
+def holder_for(worker: FakeWorker):
+    from bgone_krita import connection
+
+    return connection.WorkerHolder(factory=lambda: worker)
 
 
 def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -151,8 +160,8 @@ def test_swap_red_blue_turns_krita_bgra_into_rgba(kr):
         pixels.swap_red_blue(b"\x00" * 5)
 
 
-def test_rect_intersect_embed_and_crop_round_trip(kr):
-    from bgone_krita.pixels import Rect, crop_rows, embed, intersect
+def test_rect_intersect_and_embed(kr):
+    from bgone_krita.pixels import Rect, embed, intersect
 
     outer, inner = Rect(10, 20, 6, 5), Rect(12, 21, 3, 2)
     assert intersect(outer, Rect(0, 0, 11, 21)) == Rect(10, 20, 1, 1)
@@ -162,7 +171,6 @@ def test_rect_intersect_embed_and_crop_round_trip(kr):
     grid = np.frombuffer(full, np.uint8).reshape(5, 6)
     assert grid[1:3, 2:5].tolist() == [[1, 2, 3], [4, 5, 6]]
     assert grid.sum() == sum(data)
-    assert crop_rows(full, outer, inner, 1) == data
     with pytest.raises(ValueError):
         embed(data, Rect(15, 20, 3, 2), outer)
 
@@ -191,7 +199,6 @@ def test_import_without_qt_registers_nothing(kr):
 
 def test_8bit_layer_is_sent_as_rgba_not_bgra(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(40, 30, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
@@ -199,7 +206,7 @@ def test_8bit_layer_is_sent_as_rgba_not_bgra(kr, app):
     layer.fill(img)
     worker = FakeWorker()
     mask = pkg.remove_background(
-        doc, layer, model="u2netp", refine="none", holder=holder_for(engine, worker)
+        doc, layer, model="u2netp", refine="none", holder=holder_for(worker)
     )
     call = worker.calls[0]
     assert (
@@ -219,7 +226,6 @@ def test_8bit_layer_is_sent_as_rgba_not_bgra(kr, app):
 
 def test_progress_reaches_a_script_on_its_own_thread(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(8, 8, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
@@ -228,7 +234,7 @@ def test_progress_reaches_a_script_on_its_own_thread(kr, app):
     pkg.remove_background(
         doc,
         layer,
-        holder=holder_for(engine, FakeWorker()),
+        holder=holder_for(FakeWorker()),
         progress=lambda *e: seen.append((threading.get_ident(), e)),
     )
     assert seen == [(threading.get_ident(), ("inference", 0.5, ""))]
@@ -247,7 +253,6 @@ def test_progress_reaches_a_script_on_its_own_thread(kr, app):
 )
 def test_other_depths_go_through_a_converted_copy(kr, app, cs):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(24, 16, "t", cs[0], cs[1], "", 72.0)
     layer = doc.add_layer(cs=cs)
@@ -256,7 +261,7 @@ def test_other_depths_go_through_a_converted_copy(kr, app, cs):
     before = doc.snapshot()
     raw_before = layer.raw(0, 0, 24, 16)
     worker = FakeWorker()
-    pkg.remove_background(doc, layer, holder=holder_for(engine, worker))
+    pkg.remove_background(doc, layer, holder=holder_for(worker))
     sent = np.frombuffer(worker.calls[0]["rgba"], np.uint8).reshape(16, 24, 4).astype(int)
     want = expected_rgba8(krita_fake.decode(raw_before, 24, 16, *cs)).astype(int)
     assert np.abs(sent - want).max() <= 1, "colours were not converted to 8-bit sRGB RGBA"
@@ -268,14 +273,13 @@ def test_other_depths_go_through_a_converted_copy(kr, app, cs):
 
 def test_layer_offset_and_bounds_are_respected(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(100, 80, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
     img = photo(30, 40, seed=2)
     layer.fill(img, x=30, y=20)
     worker = FakeWorker()
-    mask = pkg.remove_background(doc, layer, holder=holder_for(engine, worker))
+    mask = pkg.remove_background(doc, layer, holder=holder_for(worker))
     assert (worker.calls[0]["width"], worker.calls[0]["height"]) == (40, 30)
     assert np.array_equal(
         np.frombuffer(worker.calls[0]["rgba"], np.uint8).reshape(30, 40, 4), expected_rgba8(img)
@@ -291,7 +295,6 @@ def test_layer_offset_and_bounds_are_respected(kr, app):
 
 def test_selection_limits_work_to_its_bounding_box(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(60, 40, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
@@ -304,7 +307,7 @@ def test_selection_limits_work_to_its_bounding_box(kr, app):
     doc.setSelection(sel)
     doc.undo_log.clear()
     worker = FakeWorker()
-    mask = pkg.remove_background(doc, layer, holder=holder_for(engine, worker))
+    mask = pkg.remove_background(doc, layer, holder=holder_for(worker))
     assert (worker.calls[0]["width"], worker.calls[0]["height"]) == (20, 10)
     m = np.frombuffer(mask.pixelData(0, 0, 60, 40), np.uint8).reshape(40, 60)
     assert m[8:18, 5:25].min() == 255
@@ -313,7 +316,6 @@ def test_selection_limits_work_to_its_bounding_box(kr, app):
 
 def test_soft_selection_caps_the_alpha(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(10, 10, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
@@ -325,65 +327,86 @@ def test_soft_selection_caps_the_alpha(kr, app):
     sel.setPixelData(bytes([255, 100] * 50), 0, 0, 10, 10)
     doc.setSelection(sel)
     out = pkg.remove_background(
-        doc, layer, output="selection", holder=holder_for(engine, FakeWorker())
+        doc, layer, output="selection", holder=holder_for(FakeWorker())
     )
     assert set(out.pixelData(0, 0, 10, 10)) == {255, 100}
 
 
 def test_group_layer_reads_its_projection(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
     group = doc.add_layer("Group", kind="grouplayer")
     group.fill(photo(20, 20))
     worker = FakeWorker()
-    mask = pkg.remove_background(doc, group, holder=holder_for(engine, worker))
+    mask = pkg.remove_background(doc, group, holder=holder_for(worker))
     assert worker.calls[0]["rgba"] == expected_rgba8(photo(20, 20)).tobytes()
     assert mask.parentNode() is group
 
 
 def test_selected_mask_means_its_parent_layer(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
     layer.fill(photo(20, 20))
     old = doc.createTransparencyMask("old")
     layer.addChildNode(old, None)
-    mask = pkg.remove_background(doc, old, holder=holder_for(engine, FakeWorker()))
+    mask = pkg.remove_background(doc, old, holder=holder_for(FakeWorker()))
     assert mask.parentNode() is layer
 
 
 # ------------------------------------------------------------------ outputs, one undo step each
 
 
-def test_output_selection_replaces_the_global_selection(kr, app):
+def test_output_selection_without_a_view_sets_it_directly(kr, app):
+    """kritarunner / a document in no view: no undo history to protect, no Krita action."""
     _, pkg = kr
-    from bgone_krita import engine
-
     doc = app.createDocument(40, 30, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
     layer.fill(photo(30, 40), x=5, y=0)
-    pkg.remove_background(doc, layer, output="selection", holder=holder_for(engine, FakeWorker()))
+    pkg.remove_background(doc, layer, output="selection", holder=holder_for(FakeWorker()))
     sel = doc.selection()
     assert (sel.x(), sel.y(), sel.width(), sel.height()) == (15, 7, 20, 15)
-    assert doc.undo_log == [("selection",)]
+    assert doc.selection_sets == 1 and app.triggered == [] and doc.undo_log == []
     assert [n.kind for n in layer.childNodes()] == []
+
+
+@pytest.mark.parametrize("prior", [False, True])
+def test_output_selection_in_a_window_is_one_undo_step(kr, app, prior):
+    """Document.setSelection is not undoable in Krita 5.2: an undoable Deselect / Select All
+    goes first, so one Edit > Undo brings back exactly the selection the user had."""
+    _, pkg = kr
+    doc = app.createDocument(40, 30, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer()
+    img = photo(30, 40)
+    img[..., 0] = 0.9  # all subject
+    layer.fill(img)
+    if prior:
+        sel = krita_fake.Selection()
+        sel.setPixelData(b"\xff" * 60, 2, 3, 10, 6)
+        doc.setSelection(sel)
+    app.show(doc)
+    before = doc.snapshot()
+    pkg.remove_background(doc, layer, output="selection", holder=holder_for(FakeWorker()))
+    assert app.triggered == ["deselect" if prior else "select_all"]
+    assert len(doc.undo_log) == 1
+    got = doc.selection()
+    assert (got.x(), got.y(), got.width(), got.height()) == ((2, 3, 10, 6) if prior else (0, 0, 40, 30))
+    doc.undo()
+    assert doc.snapshot() == before
 
 
 @pytest.mark.parametrize("cs", [("RGBA", "U8"), ("RGBA", "U16"), ("CMYKA", "U8")])
 def test_output_layer_adds_the_cutout_above_in_the_image_colour_space(kr, app, cs):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(40, 30, "t", cs[0], cs[1], "", 72.0)
     layer = doc.add_layer("Photo", cs=cs)
     img = photo(30, 40, seed=3)
     layer.fill(img, x=2, y=3)
     worker = FakeWorker()
-    new = pkg.remove_background(doc, layer, output="layer", holder=holder_for(engine, worker))
+    new = pkg.remove_background(doc, layer, output="layer", holder=holder_for(worker))
     assert worker.calls[0]["output"] == "rgba"
     assert doc.root.children == [layer, new] and new.name() == "Photo (background removed)"
     assert new.cs[:2] == cs
@@ -395,12 +418,25 @@ def test_output_layer_adds_the_cutout_above_in_the_image_colour_space(kr, app, c
     assert app.documents() == [doc]
 
 
+@pytest.mark.parametrize("output", ["mask", "layer"])
+def test_one_undo_takes_the_result_away(kr, app, output):
+    _, pkg = kr
+    doc = app.createDocument(30, 20, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer("Photo")
+    layer.fill(photo(20, 30))
+    app.show(doc)
+    before = doc.snapshot()
+    pkg.remove_background(doc, layer, output=output, holder=holder_for(FakeWorker()))
+    assert len(doc.undo_log) == 1 and app.triggered == []
+    doc.undo()
+    assert doc.snapshot() == before
+
+
 # ------------------------------------------------------------------ errors leave the image alone
 
 
 def test_worker_error_is_clear_and_leaves_the_document_untouched(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(20, 20, "t", "RGBA", "U16", "", 72.0)
     layer = doc.add_layer(cs=("RGBA", "U16"))
@@ -411,7 +447,7 @@ def test_worker_error_is_clear_and_leaves_the_document_untouched(kr, app):
     )
     with pytest.raises(pkg.RemoveBackgroundError) as info:
         pkg.remove_background(
-            doc, layer, model="u2net", holder=holder_for(engine, FakeWorker(fail=err))
+            doc, layer, model="u2net", holder=holder_for(FakeWorker(fail=err))
         )
     assert info.value.kind == "model_missing"
     assert str(info.value) == "The model 'u2net' is not installed.\nRun: bgone models get u2net"
@@ -420,7 +456,6 @@ def test_worker_error_is_clear_and_leaves_the_document_untouched(kr, app):
 
 def test_conversion_failure_is_reported_before_touching_anything(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(20, 20, "t", "RGBA", "F32", "", 72.0)
     layer = doc.add_layer(cs=("RGBA", "F32"))
@@ -429,7 +464,7 @@ def test_conversion_failure_is_reported_before_touching_anything(kr, app):
     app.fail_create = True
     worker = FakeWorker()
     with pytest.raises(pkg.RemoveBackgroundError, match="Convert Layer Color Space"):
-        pkg.remove_background(doc, layer, holder=holder_for(engine, worker))
+        pkg.remove_background(doc, layer, holder=holder_for(worker))
     assert worker.calls == [] and doc.snapshot() == before
 
 
@@ -444,7 +479,6 @@ def test_conversion_failure_is_reported_before_touching_anything(kr, app):
 )
 def test_unusable_input_gets_a_plain_message(kr, app, setup, match):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
@@ -457,23 +491,22 @@ def test_unusable_input_gets_a_plain_message(kr, app, setup, match):
     before = doc.snapshot()
     args = {"nodoc": (None, layer), "nolayer": (doc, None)}.get(setup, (doc, layer))
     with pytest.raises(pkg.RemoveBackgroundError, match=match) as info:
-        pkg.remove_background(*args, holder=holder_for(engine, FakeWorker()))
+        pkg.remove_background(*args, holder=holder_for(FakeWorker()))
     assert info.value.hint
     assert doc.snapshot() == before
 
 
 def test_bad_arguments_are_rejected_before_any_work(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
 
     doc = app.createDocument(8, 8, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
     layer.fill(photo(8, 8))
     worker = FakeWorker()
     with pytest.raises(pkg.RemoveBackgroundError, match="Unknown output"):
-        pkg.remove_background(doc, layer, output="png", holder=holder_for(engine, worker))
+        pkg.remove_background(doc, layer, output="png", holder=holder_for(worker))
     with pytest.raises(pkg.RemoveBackgroundError, match="refinement"):
-        pkg.remove_background(doc, layer, refine="max", holder=holder_for(engine, worker))
+        pkg.remove_background(doc, layer, refine="max", holder=holder_for(worker))
     assert worker.calls == []
 
 
@@ -482,14 +515,14 @@ def test_bad_arguments_are_rejected_before_any_work(kr, app):
 
 def test_none_means_the_saved_choice(kr, app):
     _, pkg = kr
-    from bgone_krita import engine
+    from bgone_krita import settings
 
-    engine.save_options(app, engine.Options("isnet-general-use", "best", "layer"))
+    settings.save_options(app, settings.Options("isnet-general-use", "best", "layer"))
     doc = app.createDocument(8, 8, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
     layer.fill(photo(8, 8))
     worker = FakeWorker()
-    out = pkg.remove_background(doc, layer, output=None, holder=holder_for(engine, worker))
+    out = pkg.remove_background(doc, layer, output=None, holder=holder_for(worker))
     assert (worker.calls[0]["model"], worker.calls[0]["refine"], worker.calls[0]["output"]) == (
         "isnet-general-use",
         "best",
@@ -497,11 +530,14 @@ def test_none_means_the_saved_choice(kr, app):
     )
     assert out.type() == "paintlayer"
     app.settings.clear()
-    assert engine.read_options(app) == engine.Options(None, "fast", "mask")
+    assert settings.read_options(app) == settings.Options(None, "fast", "mask")
+    app.settings[("bgone", "refine")] = "bogus"
+    assert settings.read_options(app).refine == "fast"
 
 
-def test_worker_stays_warm_and_restarts_after_a_crash(kr, app):
-    from bgone_krita import engine
+def test_one_worker_per_session_and_errors_keep_their_words(kr, app):
+    from bgone_krita import connection
+    from bgone_krita.errors import RemoveBackgroundError
 
     made: list[FakeWorker] = []
 
@@ -509,24 +545,26 @@ def test_worker_stays_warm_and_restarts_after_a_crash(kr, app):
         made.append(FakeWorker())
         return made[-1]
 
-    holder = engine.WorkerHolder(factory=factory)
-    assert holder.call(lambda w: w.models())[0]["name"] == "u2netp"
-    holder.call(lambda w: w.models())
-    assert len(made) == 1 and made[0].started == 1
+    holder = connection.WorkerHolder(factory=factory)
+    assert holder.models()[0]["name"] == "u2netp"
+    holder.models()
+    assert len(made) == 1, "the worker must stay warm between requests"
 
     def crash(w):
-        raise FakeClientError(
-            "worker_crashed", "The bgone worker stopped unexpectedly.", "Try again."
-        )
+        raise FakeClientError("worker_crashed", "bgone's engine stopped unexpectedly.", "Try again.")
 
-    with pytest.raises(engine.RemoveBackgroundError):
+    with pytest.raises(RemoveBackgroundError) as info:
         holder.call(crash)
+    assert info.value.kind == "worker_crashed" and str(info.value).endswith("Try again.")
+    with pytest.raises(RemoveBackgroundError) as info:
+        holder.call(lambda w: 1 / 0)
+    assert info.value.kind == "internal" and "ZeroDivisionError" in info.value.message
+    holder.models()
+    assert len(made) == 1  # the client restarts a dead process itself; the Worker object stays
+    holder.close()
     assert made[0].closed
-    holder.call(lambda w: w.models())
+    holder.models()
     assert len(made) == 2
-    with pytest.raises(engine.RemoveBackgroundError):  # a user-level error keeps the process
-        holder.call(lambda w: (_ for _ in ()).throw(FakeClientError("model_missing", "x")))
-    assert not made[1].closed
 
 
 # ------------------------------------------------------------------ the asynchronous controller
@@ -555,11 +593,10 @@ class ManualLoop:
 
 def make_controller(kr, worker):
     fake, _ = kr
-    from bgone_krita import engine
     from bgone_krita.controller import Controller
 
     loop = ManualLoop()
-    ctl = Controller(fake.Krita.instance, holder_for(engine, worker), loop.schedule)
+    ctl = Controller(fake.Krita.instance, holder_for(worker), loop.schedule)
     states: list = []
     ctl.listeners.append(lambda s, f, t: states.append((s, f, t)))
     return ctl, loop, states
@@ -636,27 +673,125 @@ def test_controller_reports_errors_in_plain_words(kr, app):
 
 # ------------------------------------------------------------------ with the real client + worker
 
+# Stands in for the core's Python: the real `bgone.worker` with a stand-in pipeline (alpha = the
+# red channel, a "slow" model that waits for cancel), so the real client, protocol and worker
+# run in a fraction of a second.
+FAKE_CORE_PYTHON = """\
+import sys, time
+sys.path.insert(0, {core!r})
+from bgone import composite, pipeline, worker
+from bgone.errors import Cancelled
 
-def _real_client_available() -> bool:
-    return (ROOT / "core" / "bgone" / "client.py").is_file() and (
-        ROOT / "core" / "bgone" / "worker.py"
-    ).is_file()
+def fake_predict(rgb, model=None, refine="fast", device="auto", progress=None, cancel=None):
+    (progress or (lambda s, f: None))("inference", 0.0)
+    if model == "slow":
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            time.sleep(0.01)
+    return rgb[:, :, 0].copy()
+
+pipeline.predict_alpha = fake_predict
+pipeline.cutout = lambda rgb, alpha, decontaminate=True: composite.rgba(rgb, alpha)
+sys.exit(worker.main())
+"""
+
+
+@pytest.fixture
+def real_client(kr, tmp_path, monkeypatch, model_dir):
+    """The real bgone_client (from the checkout) talking to a real worker process."""
+    from bgone_krita import connection
+
+    script = tmp_path / "core-python"
+    script.write_text(f"#!{sys.executable}\n" + FAKE_CORE_PYTHON.format(core=str(ROOT / "core")))
+    script.chmod(0o755)
+    monkeypatch.setenv("BGONE_PYTHON", str(script))
+    monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
+    client = connection.load_client()
+    assert os.path.samefile(client.__file__, ROOT / "core" / "bgone" / "client.py")
+    holder = connection.WorkerHolder()
+    yield holder
+    holder.close()
+    sys.modules.pop("bgone_client", None)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in core Python is a shebang script")
+def test_real_client_round_trip_stays_warm_and_survives_a_crash(kr, app, real_client):
+    _, pkg = kr
+    doc = app.createDocument(40, 30, "t", "RGBA", "U16", "", 72.0)
+    layer = doc.add_layer(cs=("RGBA", "U16"))
+    layer.fill(photo(30, 40), x=3, y=2)
+    seen: list = []
+    mask = pkg.remove_background(doc, layer, holder=real_client, progress=lambda *e: seen.append(e))
+    m = np.frombuffer(mask.pixelData(3, 2, 40, 30), np.uint8).reshape(30, 40)
+    assert m[15, 20] > 200 and m[0, 0] < 110  # red 0.9 vs at most 0.4
+    assert seen and seen[0][0] == "inference"
+    pid = real_client.worker().pid
+    pkg.remove_background(doc, layer, output="layer", holder=real_client)
+    assert real_client.worker().pid == pid, "the second click must reuse the warm worker"
+    os.kill(pid, 9)  # the engine dies between clicks: at worst one "Try again" error...
+    before = doc.snapshot()
+    try:
+        pkg.remove_background(doc, layer, output="selection", holder=real_client)
+    except pkg.RemoveBackgroundError as e:  # the death was noticed only after sending
+        assert e.kind == "worker_crashed" and "Try again" in str(e)
+        assert doc.snapshot() == before
+        pkg.remove_background(doc, layer, output="selection", holder=real_client)  # ...then it works
+    assert real_client.worker().pid not in (None, pid)
+    assert [e[0] for e in doc.undo_log] == ["add", "add"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in core Python is a shebang script")
+def test_real_client_cancel_from_the_docker_leaves_the_image_alone(kr, app, real_client):
+    fake, _ = kr
+    from bgone_krita.controller import Controller
+    from bgone_krita.settings import Options
+
+    loop = ManualLoop()
+    ctl = Controller(fake.Krita.instance, real_client, loop.schedule)
+    states: list = []
+    ctl.listeners.append(lambda s, f, t: states.append((s, f, t)))
+    doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer()
+    layer.fill(photo(20, 20))
+    before = doc.snapshot()
+    assert ctl.start(doc, layer, Options("slow", "none", "mask"))
+    loop.run_until(lambda: any(t == "Finding the subject" for _, _, t in states), timeout=30)
+    pid = real_client.worker().pid
+    ctl.cancel()
+    loop.run_until(lambda: not ctl.busy, timeout=10)
+    assert states[-1][0] == "cancelled" and doc.snapshot() == before
+    assert real_client.worker().pid == pid, "a cancelled request keeps the worker warm"
+
+
+def test_missing_engine_is_explained(kr, app, tmp_path, monkeypatch):
+    """No core installed: the user reads what is wrong and what to do; nothing changes."""
+    _, pkg = kr
+    from bgone_krita import connection
+
+    monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
+    monkeypatch.setenv("BGONE_PYTHON", str(tmp_path / "no-python"))
+    doc = app.createDocument(8, 8, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer()
+    layer.fill(photo(8, 8))
+    before = doc.snapshot()
+    holder = connection.WorkerHolder()
+    with pytest.raises(pkg.RemoveBackgroundError) as info:
+        pkg.remove_background(doc, layer, holder=holder)
+    assert info.value.kind == "core_missing" and "BGONE_PYTHON" in str(info.value)
+    assert doc.snapshot() == before
+    sys.modules.pop("bgone_client", None)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not _real_client_available(), reason="core/bgone/client.py and worker.py not written yet"
-)
 def test_real_worker_with_u2netp(kr, app, seeded_model_dir, monkeypatch):
     """The real stdlib client and `python -m bgone.worker` (this venv), the real u2netp."""
     _, pkg = kr
-    from bgone_krita import engine
+    from bgone_krita import connection
 
     monkeypatch.setenv("BGONE_PYTHON", sys.executable)
-    monkeypatch.setenv("PYTHONPATH", str(ROOT / "core"))
     monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
-    client = engine.load_client()
-    assert os.path.samefile(client.__file__, ROOT / "core" / "bgone" / "client.py")
     h, w = 160, 200
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.zeros((h, w, 4))
@@ -667,7 +802,7 @@ def test_real_worker_with_u2netp(kr, app, seeded_model_dir, monkeypatch):
     doc = app.createDocument(w, h, "t", "RGBA", "U16", "", 72.0)
     layer = doc.add_layer(cs=("RGBA", "U16"))
     layer.fill(img, x=7, y=5)
-    holder = engine.WorkerHolder()
+    holder = connection.WorkerHolder()
     try:
         mask = pkg.remove_background(doc, layer, model="u2netp", refine="none", holder=holder)
         m = np.frombuffer(mask.pixelData(7, 5, w, h), np.uint8).reshape(h, w)
@@ -678,22 +813,79 @@ def test_real_worker_with_u2netp(kr, app, seeded_model_dir, monkeypatch):
         assert layer2.cs[:2] == ("RGBA", "U16")
     finally:
         holder.close()
+        sys.modules.pop("bgone_client", None)
 
 
-def test_client_copy_next_to_the_plugin_wins_and_its_absence_is_explained(
-    kr, tmp_path, monkeypatch
-):
-    from bgone_krita import engine
+def test_client_copy_next_to_the_plugin_wins_and_its_absence_is_explained(kr, tmp_path, monkeypatch):
+    from bgone_krita import connection
 
     monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
     (tmp_path / "bgone_client.py").write_text("WHERE = 'installed copy'\n")
-    monkeypatch.setattr(engine, "PLUGIN_DIR", str(tmp_path))
-    assert engine.load_client().WHERE == "installed copy"
+    monkeypatch.setattr(connection, "PLUGIN_DIR", str(tmp_path))
+    assert connection.load_client().WHERE == "installed copy"
     monkeypatch.delitem(sys.modules, "bgone_client")
-    monkeypatch.setattr(engine, "PLUGIN_DIR", str(tmp_path / "nowhere"))
-    monkeypatch.setattr(
-        engine, "_repo_client_path", lambda: str(tmp_path / "nowhere" / "client.py")
-    )
-    with pytest.raises(engine.RemoveBackgroundError, match="bgone_client.py is missing") as info:
-        engine.load_client()
+    monkeypatch.setattr(connection, "PLUGIN_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(connection, "_repo_client_path", lambda: str(tmp_path / "nowhere" / "client.py"))
+    with pytest.raises(connection.RemoveBackgroundError, match="bgone_client.py is missing") as info:
+        connection.load_client()
     assert info.value.kind == "core_missing" and "installer" in info.value.hint
+
+
+# ------------------------------------------------------------------ packaging
+
+
+def test_plugin_is_pure_python_with_no_third_party_imports(kr):
+    """Krita's bundled Python has no numpy; only the stdlib, krita, PyQt5 and our own modules."""
+    allowed = set(sys.stdlib_module_names) | {"krita", "PyQt5", "bgone_client"}
+    for path in (PLUGIN / "bgone_krita").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_desktop_file_names_the_package(kr):
+    lines = (PLUGIN / "bgone_krita.desktop").read_text().splitlines()
+    assert lines[0] == "[Desktop Entry]"
+    entries = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
+    assert entries["ServiceTypes"] == "Krita/PythonPlugin"
+    assert entries["X-KDE-Library"] == "bgone_krita" and (PLUGIN / "bgone_krita" / "__init__.py").is_file()
+    assert (PLUGIN / "bgone_krita" / entries["X-Krita-Manual"]).is_file()
+
+
+def test_texts_for_the_user(kr):
+    from bgone_krita.texts import done_text, licence_warning, model_label, stage_text
+
+    assert model_label({"name": "u2netp", "size_label": "4.6 MB", "installed": True}) == "u2netp: 4.6 MB, installed"
+    nc = {"name": "rmbg", "size_label": "176 MB", "installed": False, "commercial_use": False, "license": "CC BY-NC 4.0"}
+    assert model_label(nc) == "rmbg: 176 MB, downloads on first use, non-commercial"
+    assert "CC BY-NC 4.0" in licence_warning(nc) and "commercial" in licence_warning(nc)
+    assert licence_warning({"name": "u2netp", "commercial_use": True}) == "" and licence_warning(None) == ""
+    assert stage_text("inference", "") == "Finding the subject" and stage_text("x", "Own words") == "Own words"
+    assert "Ctrl+Z" in done_text("selection", "Photo", 1.0)
+
+
+def test_only_srgb_8bit_rgba_skips_the_conversion(kr):
+    from bgone_krita.colour import is_srgb8
+
+    assert is_srgb8(("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc"))
+    assert is_srgb8(("RGBA", "U8", "sRGB IEC61966-2.1"))  # embedded in most PNG/JPEG files
+    assert not is_srgb8(("RGBA", "U8", "sRGB-elle-V2-g10.icc"))  # linear light
+    assert not is_srgb8(("RGBA", "U8", "Adobe RGB (1998)"))
+    assert not is_srgb8(("RGBA", "U16", "sRGB-elle-V2-srgbtrc.icc"))
+    assert not is_srgb8(("GRAYA", "U8", "Gray-D50-elle-V2-srgbtrc.icc"))
+
+
+def test_wide_gamut_8bit_layer_is_converted_too(kr, app):
+    _, pkg = kr
+    doc = app.createDocument(12, 10, "t", "RGBA", "U8", "Adobe RGB (1998)", 72.0)
+    layer = doc.add_layer(cs=("RGBA", "U8", "Adobe RGB (1998)"))
+    layer.fill(photo(10, 12))
+    pkg.remove_background(doc, layer, holder=holder_for(FakeWorker()))
+    assert len(app.reads) > 1, "expected a read through the temporary conversion document"
+    assert app.documents() == [doc]

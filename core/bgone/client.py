@@ -565,18 +565,38 @@ class Worker:
             try:
                 if cancelled is not None and cancelled():
                     raise ClientError("cancelled", "Cancelled.")
-                if self._proc is None or not self._proc.alive():
+                fresh = self._proc is None or not self._proc.alive()
+                if fresh:
                     self.start()  # the one transparent restart of a dead worker
-                proc = self._proc
-                assert proc is not None
-                self._next_id += 1
-                rid = self._next_id
-                header = dict(header, id=rid)
-                proc.send(header, payload)
-                return self._await(proc, rid, expect, progress, cancelled)
+                heard = []
+
+                def tracked(stage: str, fraction: float, message: str) -> None:
+                    heard.append(stage)
+                    if progress is not None:
+                        progress(stage, fraction, message)
+
+                try:
+                    return self._send_and_await(header, payload, tracked, cancelled, expect)
+                except ClientError as e:
+                    # A worker that died between two calls can still look alive for a moment;
+                    # if it never started on this request, start a new one and send it again.
+                    if fresh or heard or e.kind != "worker_crashed":
+                        raise
+                    self._discard()
+                    self.start()
+                    return self._send_and_await(header, payload, progress, cancelled, expect)
             finally:
                 self._busy = False
                 self._cancel.clear()
+
+    def _send_and_await(self, header: dict, payload: Any, progress: Any, cancelled: Any,
+                        expect: str) -> tuple[dict, bytes | None]:
+        proc = self._proc
+        assert proc is not None
+        self._next_id += 1
+        rid = self._next_id
+        proc.send(dict(header, id=rid), payload)
+        return self._await(proc, rid, expect, progress, cancelled)
 
     def _await(
         self,

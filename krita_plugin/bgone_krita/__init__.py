@@ -4,32 +4,27 @@ Scripting (Scripter, kritarunner)::
 
     import bgone_krita
     doc = Krita.instance().activeDocument()
-    bgone_krita.remove_background(doc, doc.activeNode())            # saved model/refinement
+    bgone_krita.remove_background(doc, doc.activeNode())             # the saved model/refinement
     bgone_krita.remove_background(doc, node, model="u2netp", refine="none", output="layer")
 
-Importing this package without Krita (tests, tools) registers nothing; the logic stays usable.
+Imported outside Krita (tests, tools) it registers nothing; the logic stays usable.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
-from .engine import (
-    HOLDER,
-    OUTPUTS,
-    REFINE_LEVELS,
-    Options,
-    RemoveBackgroundError,
-    remove_background,
-)
+from .api import remove_background
+from .errors import RemoveBackgroundError
+from .settings import OUTPUTS, REFINE_LEVELS, Options
 
 __all__ = ["remove_background", "RemoveBackgroundError", "Options", "OUTPUTS", "REFINE_LEVELS", "CONTROLLER"]
 
-CONTROLLER: Any | None = None  # the controller shared by the docker and the action, set in Krita
+CONTROLLER: Optional[Any] = None  # the Controller shared by the docker and the action, in Krita
 
 
 def _register() -> None:
-    """Adds the action and the docker when imported by Krita's plug-in loader."""
+    """Adds the Tools-menu action and the docker when Krita's plug-in loader imports us."""
     global CONTROLLER
     try:
         from krita import DockWidgetFactory, DockWidgetFactoryBase, Krita
@@ -39,6 +34,7 @@ def _register() -> None:
     app = Krita.instance()
     if app is None or CONTROLLER is not None:
         return
+    from .connection import HOLDER
     from .controller import Controller
     from .docker import DOCKER_ID, BgoneDocker
     from .extension import BgoneExtension

@@ -1,11 +1,11 @@
 """The "Remove Background" docker: choices, a button, progress with cancel, a plain status line.
 
-Only widgets live here; the work is in controller.py/engine.py so it can be tested without Qt.
+Only widgets live here; the work is in controller.py and below, tested without Qt.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from krita import DockWidget, Krita
 from PyQt5.QtCore import Qt
@@ -20,8 +20,9 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from . import engine
-from .engine import Options
+from . import settings
+from .settings import Options
+from .texts import licence_warning, model_label
 
 DOCKER_ID = "bgone_docker"
 DOCKER_TITLE = "Remove Background"
@@ -35,21 +36,6 @@ OUTPUT_LABELS = (
     ("selection", "Selection"),
     ("layer", "New layer with the cutout"),
 )
-
-
-def model_label(info: dict) -> str:
-    """'u2netp: 4.7 MB, installed' / 'birefnet-general: 973 MB, downloads on first use'."""
-    size = info.get("size_label") or ""
-    state = "installed" if info.get("installed") else "downloads on first use"
-    return "{}: {}".format(info.get("name", "?"), ", ".join(p for p in (size, state) if p))
-
-
-def licence_warning(info: dict | None) -> str:
-    if not info or info.get("commercial_use", True):
-        return ""
-    return "Non-commercial licence (%s): do not use its results in commercial work." % (
-        info.get("license") or "see the model's page"
-    )
 
 
 class BgoneDocker(DockWidget):
@@ -117,7 +103,7 @@ class BgoneDocker(DockWidget):
 
     # -- choices
     def _load_saved(self) -> None:
-        saved = engine.read_options(Krita.instance())
+        saved = settings.read_options(Krita.instance())
         self._select(self.refine_box, saved.refine)
         self._select(self.output_box, saved.output)
         self._saved_model = saved.model or ""
@@ -133,13 +119,14 @@ class BgoneDocker(DockWidget):
         return Options(model, self.refine_box.currentData(), self.output_box.currentData())
 
     def on_choice(self, _index: int = 0) -> None:
-        engine.save_options(Krita.instance(), self.options())
+        settings.save_options(Krita.instance(), self.options())
         info = next((m for m in self.models if m.get("name") == self.model_box.currentData()), None)
         self.licence.setText(licence_warning(info))
 
-    def on_models(self, models: list | None, error: str | None) -> None:
+    def on_models(self, models: Optional[list], error: Optional[str]) -> None:
         if error:
             self.status.setText(error)
+            self._models_requested = False  # ask again next time the docker is shown
             return
         self.models = models or []
         self.model_box.blockSignals(True)
@@ -153,7 +140,7 @@ class BgoneDocker(DockWidget):
 
     # -- running
     def on_run(self) -> None:
-        engine.save_options(Krita.instance(), self.options())
+        settings.save_options(Krita.instance(), self.options())
         self.controller.start_active(self.options())
 
     def on_state(self, state: str, fraction: float, text: str) -> None:

@@ -3,7 +3,6 @@ Shortcuts, like every Krita action) and user feedback when the docker is hidden.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from krita import Extension, Krita
@@ -21,10 +20,6 @@ class BgoneExtension(Extension):
         from . import CONTROLLER
 
         CONTROLLER.listeners.append(self.on_state)
-        if os.environ.get("BGONE_KRITA_SELFTEST"):
-            from . import selftest
-
-            selftest.arm()
 
     def createActions(self, window: Any) -> None:  # noqa: N802 (Krita's name)
         # "tools" puts it straight into the Tools menu; the id is what the shortcut editor lists

@@ -7,7 +7,7 @@ Kept free of host imports so plain pytest can check byte order and geometry.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 
 class Rect(NamedTuple):
@@ -32,7 +32,7 @@ def rect_from_qrect(qrect) -> Rect:
     return Rect(int(qrect.x()), int(qrect.y()), int(qrect.width()), int(qrect.height()))
 
 
-def intersect(a: Rect, b: Rect) -> Rect | None:
+def intersect(a: Rect, b: Rect) -> Optional[Rect]:
     """The overlap of two rectangles, or None when they do not overlap."""
     x0, y0 = max(a.x, b.x), max(a.y, b.y)
     x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
@@ -75,20 +75,6 @@ def limit_alpha(rgba: bytes, limit: bytes) -> bytes:
     return bytes(out)
 
 
-def crop_rows(buf: bytes, outer: Rect, inner: Rect, bpp: int) -> bytes:
-    """The inner rectangle's pixels out of a buffer that covers outer (both image coordinates)."""
-    if intersect(outer, inner) != inner:
-        raise ValueError(f"{inner!r} is not inside {outer!r}")
-    stride = outer.w * bpp
-    left = (inner.x - outer.x) * bpp
-    width = inner.w * bpp
-    rows = []
-    for row in range(inner.y - outer.y, inner.y - outer.y + inner.h):
-        start = row * stride + left
-        rows.append(buf[start:start + width])
-    return b"".join(rows)
-
-
 def embed(buf: bytes, inner: Rect, outer: Rect, bpp: int = 1, fill: int = 0) -> bytes:
     """Places the inner rectangle's pixels inside a fresh outer buffer filled with fill.
 
@@ -108,13 +94,3 @@ def embed(buf: bytes, inner: Rect, outer: Rect, bpp: int = 1, fill: int = 0) -> 
         start = (inner.y - outer.y + i) * stride + left
         out[start:start + width] = buf[i * width:(i + 1) * width]
     return bytes(out)
-
-
-def check_length(buf: bytes, rect: Rect, bpp: int, what: str) -> bytes:
-    """Krita returns an empty QByteArray instead of raising; catch that before it spreads."""
-    if len(buf) != rect.area * bpp:
-        raise ValueError(
-            f"{what}: expected {rect.area * bpp} bytes for {rect.w}x{rect.h} pixels"
-            f" at {bpp} bytes each, got {len(buf)}"
-        )
-    return bytes(buf)

@@ -167,10 +167,16 @@ class Node:
         return list(self.children)
 
     def addChildNode(self, child: Node, above: Node | None) -> bool:  # noqa: N802
+        """One undoable command in Krita 5.2 (pixels already in the node travel with it)."""
         index = len(self.children) if above is None else self.children.index(above) + 1
         child.parent = self
         self.children.insert(index, child)
-        self.doc.undo_log.append(("add", child.kind, child.name()))
+
+        def undo() -> None:
+            self.children.remove(child)
+            child.parent = None
+
+        self.doc.push_undo(("add", child.kind, child.name()), undo)
         return True
 
     # colour
@@ -248,7 +254,9 @@ class Document:
         self.cs = (model, depth, profile or DEFAULT_PROFILES.get((model, depth), "default"))
         self.root = Node(self, "root", "grouplayer")
         self._selection: Selection | None = None
-        self.undo_log: list[tuple] = []
+        self.undo_log: list[tuple] = []  # one entry per undoable command, readable in asserts
+        self._undo_fns: list = []
+        self.selection_sets = 0
         self.closed = False
         self.active: Node | None = None
 
@@ -289,8 +297,9 @@ class Document:
         return self._selection
 
     def setSelection(self, selection: Selection | None) -> None:  # noqa: N802
+        """NOT undoable in Krita 5.2 (checked in real Krita): no undo entry."""
         self._selection = selection
-        self.undo_log.append(("selection",))
+        self.selection_sets += 1
 
     def setColorSpace(self, model: str, depth: str, profile: str) -> bool:  # noqa: N802
         if model not in CHANNELS or depth not in DTYPES:
@@ -316,6 +325,16 @@ class Document:
             self.app.docs.remove(self)
         return True
 
+    # undo history
+    def push_undo(self, entry: tuple, undo) -> None:
+        self.undo_log.append(entry)
+        self._undo_fns.append(undo)
+
+    def undo(self) -> None:
+        """Edit > Undo: reverts the last undoable command."""
+        self.undo_log.pop()
+        self._undo_fns.pop()()
+
     # test helpers
     def add_layer(self, name: str = "Layer", kind: str = "paintlayer", cs: tuple | None = None) -> Node:
         node = Node(self, name, kind)
@@ -336,8 +355,58 @@ class Document:
             b = node.bounds()
             raw = node.raw(b.x(), b.y(), b.width(), b.height()) if not b.isEmpty() else b""
             out.append((node.name(), node.kind, node.cs, (b.x(), b.y(), b.width(), b.height()), raw))
-        sel = self._selection.plane.data.tobytes() if self._selection else None
+        sel = None
+        if self._selection is not None:
+            p = self._selection.plane
+            sel = (p.x, p.y, p.data.tobytes())
         return (self.cs, tuple(out), sel, len(self.undo_log))
+
+
+class Action:
+    """Krita's undoable selection actions; they act on the active view's document."""
+
+    def __init__(self, app: Krita, name: str) -> None:
+        self.app = app
+        self.name = name
+
+    def trigger(self) -> None:
+        self.app.triggered.append(self.name)
+        view = self.app.window.activeView() if self.app.window else None
+        if view is None:
+            return
+        doc = view.document()
+        old = doc._selection
+        if self.name == "deselect":
+            if old is None:
+                return  # nothing selected: Krita records nothing
+            new = None
+        elif self.name == "select_all":
+            new = Selection()
+            new.setPixelData(b"\xff" * (doc.w * doc.h), 0, 0, doc.w, doc.h)
+        else:
+            raise AssertionError(f"unexpected action {self.name}")
+        doc._selection = new
+
+        def undo() -> None:
+            doc._selection = old
+
+        doc.push_undo((self.name,), undo)
+
+
+class View:
+    def __init__(self, doc: Document) -> None:
+        self._doc = doc
+
+    def document(self) -> Document:
+        return self._doc
+
+
+class Window:
+    def __init__(self) -> None:
+        self.view: View | None = None
+
+    def activeView(self) -> View | None:  # noqa: N802
+        return self.view
 
 
 class Krita:
@@ -349,6 +418,20 @@ class Krita:
         self.reads: list[tuple] = []
         self.fail_create = False
         self.active_doc: Document | None = None
+        self.window: Window | None = None  # None = no GUI (kritarunner)
+        self.triggered: list[str] = []
+
+    def show(self, doc: Document) -> None:
+        """Test helper: a main window whose active view shows doc (the GUI case)."""
+        self.window = Window()
+        self.window.view = View(doc)
+        self.active_doc = doc
+
+    def activeWindow(self) -> Window | None:  # noqa: N802
+        return self.window
+
+    def action(self, name: str) -> Action | None:
+        return Action(self, name) if self.window is not None else None
 
     @classmethod
     def instance(cls) -> Krita:
@@ -389,7 +472,7 @@ def install() -> types.ModuleType:
     """A fresh fake `krita` module in sys.modules (callers restore it, e.g. with monkeypatch)."""
     module = types.ModuleType("krita")
     Krita._instance = None
-    for obj in (Krita, Document, Node, Selection, Extension, DockWidget, QRect):
+    for obj in (Krita, Document, Node, Selection, Extension, DockWidget, QRect, Action, View, Window):
         setattr(module, obj.__name__, obj)
     sys.modules["krita"] = module
     return module
