@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -58,12 +59,14 @@ rgb = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
 t0 = time.perf_counter()
 low = inference.predict_lowres(rgb, registry.get_model("u2netp"), "cpu", Path(sys.argv[2]))
 t1 = time.perf_counter()
+c1 = time.process_time()
 a = upsample_alpha(low, rgb)
 t2 = time.perf_counter()
 if sys.argv[3] != "none":
     a = refine_alpha(rgb, a, sys.argv[3])
 t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+c3 = time.process_time()
+print(t1 - t0, t2 - t1, t3 - t2, c3 - c1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -113,6 +116,7 @@ def main() -> None:
     ap.add_argument("--images", default="", help="comma list: plain/NAME or comp1k/NAME")
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--levels", default="fast,best")
+    ap.add_argument("--big-only", action="store_true", help="only the 4000x3000 timings")
     args = ap.parse_args()
     from bgone import inference, registry
     from bgone.pipeline import resize_plain
@@ -130,7 +134,7 @@ def main() -> None:
     cache = OUT / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[dict]] = {m: [] for m in methods}
-    manifest = json.loads((EVAL / "manifest.json").read_text())
+    manifest = [] if args.big_only else json.loads((EVAL / "manifest.json").read_text())
     print(
         f"{'image':28s} {'method':6s} {'SAD':>8s} {'MSE':>8s} {'Grad':>7s} {'IoU':>6s} {'time s':>7s}"
     )
@@ -183,8 +187,15 @@ def main() -> None:
                 side_by_side(OUT / f"{key}_{lv}.png", rgb, out["raw"], out[lv])
             if "rembg" in out:
                 side_by_side(OUT / f"{key}_rembg.png", rgb, out["raw"], out["rembg"])
-    import os
+    if rows["raw"]:
+        print_means(rows, methods)
 
+    if args.no_big:
+        return
+    big_timings(args, model, spec)
+
+
+def print_means(rows, methods) -> None:
     print("\nMEANS over", len(rows["raw"]), "images; load average", os.getloadavg())
     print(f"{'method':6s} {'SAD':>8s} {'MSE':>8s} {'Grad':>7s} {'IoU':>6s} {'time s':>7s}")
     for m in methods:
@@ -196,8 +207,11 @@ def main() -> None:
             f"{m:6s} {mean['sad_k']:8.2f} {mean['mse']:8.4f} {mean['grad_k']:7.3f} {mean['iou']:6.3f} {mean['time']:7.2f}"
         )
 
-    if args.no_big:
-        return
+
+def big_timings(args, model, spec) -> None:
+    from bgone import inference
+    from bgone.pipeline import resize_plain
+
     print(
         "\n4000x3000 (portrait_hair_1 upscaled), each level in a fresh process; peak RSS of that process"
     )
@@ -212,9 +226,9 @@ def main() -> None:
                 text=True,
                 check=True,
             )
-            tm, tu, tr, rss = r.stdout.split()[-4:]
+            tm, tu, tr, cpu, rss = r.stdout.split()[-5:]
             print(
-                f"{lv:6s} model {float(tm):5.2f} s  upsample {float(tu):5.2f} s  refine {float(tr):5.2f} s  beyond-model {float(tu) + float(tr):5.2f} s  peak RSS {int(rss) / 1024:6.0f} MiB"
+                f"{lv:6s} model {float(tm):5.2f} s  upsample {float(tu):5.2f} s  refine {float(tr):5.2f} s  beyond-model {float(tu) + float(tr):5.2f} s (cpu {float(cpu):5.2f} s)  peak RSS {int(rss) / 1024:6.0f} MiB  load {os.getloadavg()[0]:.2f}"
             )
         if args.rembg_big:
             low = inference.predict_lowres(np.asarray(big), spec, "cpu", model)

@@ -1,4 +1,4 @@
-"""make_trimap: band from image size and mask uncertainty, not fixed pixel counts."""
+"""make_trimap: unknown = everything the net is unsure about, plus a margin that scales with size."""
 
 import numpy as np
 
@@ -26,8 +26,28 @@ def test_band_scales_with_image_size():
 
 def test_band_scales_with_uncertainty():
     sharp, blurry = disc(400, 600, 1), disc(400, 600, 30)
-    assert band_radius(blurry.shape, blurry) > band_radius(sharp.shape, sharp)
-    assert (make_trimap(blurry) == 0.5).sum() > (make_trimap(sharp) == 0.5).sum()
+    ts, tb = make_trimap(sharp), make_trimap(blurry)
+    assert (tb == 0.5).sum() > 3 * (ts == 0.5).sum()
+    # the whole uncertain ramp is unknown, not a band capped around the 0.5 contour
+    assert np.all(tb[(blurry > 0.04) & (blurry < 0.96)] == 0.5)
+
+
+def test_sure_regions_are_eroded_by_the_margin():
+    a = disc(400, 600, 2)
+    r = band_radius(a.shape)
+    assert r == 3  # 0.5 % of 600
+    t = make_trimap(a, r)
+    soft = (a > 0.04) & (a < 0.96)
+    # every sure pixel is more than r pixels (Chebyshev) from any soft pixel
+    ys, xs = np.nonzero(soft)
+    sure = np.argwhere(t != 0.5)
+    near = np.zeros_like(soft)
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            near |= np.roll(np.roll(soft, dy, 0), dx, 1)
+    assert not near[sure[:, 0], sure[:, 1]].any()
+    wider = make_trimap(a, 3 * r)
+    assert (wider == 0.5).sum() > (t == 0.5).sum()
 
 
 def test_degenerate():

@@ -98,7 +98,7 @@ def guided_coefficients(
 
 
 def apply_coefficients(
-    guide: np.ndarray, ab: np.ndarray, tile: int = 128, active_thr: float = 1e-3
+    guide: np.ndarray, ab: np.ndarray, tile: int = 256, active_thr: float = 1e-3
 ) -> np.ndarray:
     """q = a.I + b at full resolution from the small (h2,w2,4) coefficient grid.
 
