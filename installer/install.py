@@ -1444,6 +1444,21 @@ def _self_cmd() -> str:
 # Uninstall: replay the manifest backwards
 
 
+PLUGIN_SETTINGS_SECTION = "bgone"  # where the Krita plug-in keeps its last choices
+
+
+def ini_drop_section(text: str, section: str) -> str:
+    """``text`` without ``[section]`` and its lines (the plug-in's own saved choices)."""
+    lines = text.splitlines(keepends=True)
+    span = _section_span(lines, section)
+    if span is None:
+        return text
+    start, end = span
+    while start > 0 and not lines[start - 1].strip() and (end == len(lines)):
+        start -= 1  # a blank line that only separated our trailing section
+    return "".join(lines[:start] + lines[end:])
+
+
 def _undo_record(rec: dict, log: Log, dry: bool) -> str | None:
     """Undo one manifest record; returns a line for the user (None if nothing was there)."""
     t, path = rec["type"], Path(rec.get("path", ""))
@@ -1471,6 +1486,8 @@ def _undo_record(rec: dict, log: Log, dry: bool) -> str | None:
             return None
         text = raw.decode("utf-8", "surrogateescape")
         new = ini_unset(text, rec["section"], rec["key"], rec)
+        if rec["key"] == KRITARC_KEY:  # the plug-in's saved choices go with it
+            new = ini_drop_section(new, PLUGIN_SETTINGS_SECTION)
         if new == text:
             return None
         if not dry:

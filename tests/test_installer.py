@@ -304,6 +304,26 @@ def test_rerun_is_idempotent_and_repairs(home, capsys):
     assert snapshot(home) == before
 
 
+def test_uninstall_also_drops_the_plugins_saved_choices(home):
+    """Once Krita ran, the docker saved [bgone] model/refine/output in kritarc; a clean
+    uninstall takes that group too, and keeps everything else in the file."""
+    make_profiles(home)
+    rc = home / ".config/kritarc"
+    rc.write_text("[General]\nfoo=1\n")
+    assert run(*FAST) == 0
+    rc.write_text(rc.read_text() + "\n[bgone]\nmodel=u2netp\nrefine=fast\noutput=mask\n\n[Zoom]\nlevel=2\n")
+    assert run("--uninstall", "--yes") == 0
+    assert "bgone" not in rc.read_text()
+    assert "[General]\nfoo=1" in rc.read_text() and "[Zoom]\nlevel=2" in rc.read_text()
+
+
+def test_ini_drop_section():
+    text = "[a]\nx=1\n\n[bgone]\nmodel=\n\n[b]\ny=2\n"
+    assert inst.ini_drop_section(text, "bgone") == "[a]\nx=1\n\n[b]\ny=2\n"
+    assert inst.ini_drop_section("[a]\nx=1\n\n[bgone]\nmodel=\n", "bgone") == "[a]\nx=1\n"
+    assert inst.ini_drop_section("[a]\n", "bgone") == "[a]\n"
+
+
 def test_uninstall_leaves_no_trace_with_model_and_selftest(home, u2netp_path, capsys):
     """The full path with the real worker: model imported by checksum, image sent through the
     installed bgone_client.py; uninstall then restores the tree exactly."""
