@@ -54,3 +54,20 @@ def test_degenerate():
         rgb = np.full(a.shape + (3,), 77, np.uint8)
         out = estimate_foreground(rgb, a)
         assert out.shape == rgb.shape and out.dtype == np.uint8
+
+
+def test_uint8_alpha_takes_the_same_route(monkeypatch):
+    """Pipelines hand over 8-bit alpha; it must give what the float alpha gives (no halo),
+    and touch only the soft pixels."""
+    monkeypatch.setattr(foreground, "WORK_PIXELS", 4000)
+    rgb, alpha, fg, _ = scene()
+    a8 = (alpha * 255 + 0.5).astype(np.uint8)
+    out8 = estimate_foreground(rgb, a8)
+    outf = estimate_foreground(rgb, a8.astype(np.float32) / 255)
+    soft = (a8 > 0) & (a8 < 255)
+    assert np.abs(out8.astype(int) - outf.astype(int))[soft].mean() <= 3
+    hard = (a8 == 0) | (a8 == 255)
+    assert np.array_equal(out8[hard], rgb[hard])
+    edge = (alpha > 0.1) & (alpha < 0.6)
+    assert np.abs(out8[edge].astype(np.float32) - fg).mean() < 0.5 * np.abs(
+        rgb[edge].astype(np.float32) - fg).mean()

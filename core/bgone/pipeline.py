@@ -99,11 +99,16 @@ def predict_alpha(
     report("inference", 1.0)
     _check(cancel)
     report("upsample", 0.0)
+    if refine == "none":
+        from .upsample import upsample_alpha_u8
+
+        alpha8 = upsample_alpha_u8(low, rgb)
+        report("upsample", 1.0)
+        return alpha8
     alpha = _upsample(low, rgb)
     report("upsample", 1.0)
-    if refine != "none":
-        _check(cancel)
-        alpha = _refine(rgb, alpha, refine, progress, cancel)
+    _check(cancel)
+    alpha = _refine(rgb, alpha, refine, progress, cancel)
     return to_uint8(alpha)
 
 
@@ -113,7 +118,7 @@ def cutout(rgb: np.ndarray, alpha: np.ndarray, decontaminate: bool = True) -> np
     if decontaminate:
         from .foreground import estimate_foreground
 
-        rgb = estimate_foreground(rgb, alpha.astype(np.float32) / 255.0)
+        rgb = estimate_foreground(rgb, alpha)
     return composite.rgba(rgb, alpha)
 
 
