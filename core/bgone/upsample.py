@@ -99,7 +99,7 @@ def guided_coefficients(
 
 def apply_coefficients(
     guide: np.ndarray, ab: np.ndarray, tile: int = 256, active_thr: float = 1e-3,
-    u8: bool = False,
+    u8: bool = False, active: np.ndarray | None = None, base: np.ndarray | None = None,
 ) -> np.ndarray:
     """q = a.I + b at full resolution from the small (h2,w2,4) coefficient grid.
 
@@ -111,9 +111,11 @@ def apply_coefficients(
     H, W = guide.shape[:2]
     h2, w2 = ab.shape[:2]
     if u8:  # straight to the 8-bit output: an 'L' resize and no full-size float passes
-        b8 = np.clip(ab[..., 3] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        flat = ab[..., 3] if base is None else base  # value where the colour term is skipped
+        b8 = np.clip(flat * 255.0 + 0.5, 0, 255).astype(np.uint8)
         q = np.asarray(Image.fromarray(b8, "L").resize((W, H), Image.BILINEAR)).copy()
-        active = np.abs(ab[..., :3]).sum(axis=2) > active_thr
+        if active is None:
+            active = np.abs(ab[..., :3]).sum(axis=2) > active_thr
     else:
         q = resize_f32(ab[..., 3], (W, H))
         active = np.abs(ab[..., :3]).max(axis=2) > active_thr
@@ -200,7 +202,8 @@ def upsample_alpha(lowres: np.ndarray, guide: np.ndarray) -> np.ndarray:
 # times the net's own output (measured on the eval set: 0.25 MP is as good as 1 MP), and a colour
 # term below 0.01 (2.5/255) cannot change an 8-bit value visibly, so such tiles keep b alone.
 U8_WORK_PIXELS = 250_000
-U8_ACTIVE = 0.01
+U8_ACTIVE = 2.0 / 255  # largest change of the colour term allowed to be skipped
+U8_TILE = 128
 
 
 def upsample_alpha_u8(lowres: np.ndarray, guide: np.ndarray) -> np.ndarray:
@@ -228,7 +231,19 @@ def upsample_alpha_u8(lowres: np.ndarray, guide: np.ndarray) -> np.ndarray:
     g_small *= np.float32(1 / 255)
     a, b = guided_coefficients(g_small, p_small, r, EPS)
     ab = np.concatenate([a, b[..., None]], axis=2)
-    return apply_coefficients(guide, ab, active_thr=U8_ACTIVE, u8=True)
+    # The colour term a.(I - mean I) can only move the output where both a and the guide's local
+    # contrast are large: on a plain backdrop a is big (tiny variance) but the contrast is noise.
+    # Where it is skipped the output is the filter at the local mean colour: b + a.mean(I).
+    spread = np.zeros(b.shape, np.float32)
+    base = b.copy()
+    for c in range(3):
+        g = g_small[..., c]
+        mean = box_mean(g, r)
+        sd = np.sqrt(np.maximum(box_mean(g * g, r) - mean * mean, 0.0))
+        spread += np.abs(a[..., c]) * sd
+        base += a[..., c] * mean
+    active = 3.0 * spread > U8_ACTIVE  # ~3 sigma of the local colour variation
+    return apply_coefficients(guide, ab, tile=U8_TILE, u8=True, active=active, base=base)
 
 
 def _to_u8(x: np.ndarray) -> np.ndarray:
