@@ -61,7 +61,8 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
 
 def pil_to_rgba(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Return (rgb uint8 HxWx3, alpha uint8 HxW or None) with EXIF orientation applied."""
-    img = ImageOps.exif_transpose(img)
+    if img.getexif().get(0x0112, 1) != 1:  # exif_transpose copies even when nothing turns
+        img = ImageOps.exif_transpose(img)
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         g = _to_uint8(np.asarray(img))
