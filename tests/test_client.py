@@ -590,3 +590,77 @@ def test_a_framing_error_reported_by_the_worker_is_a_protocol_error(tmp_path):
         "The worker received garbage.",
         "h",
     )
+
+
+# -- persistent worker (hosts that start a new plug-in process per call, like GIMP) ----------
+
+
+@pytest.fixture
+def runtime_dir(monkeypatch):
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="bgrt", dir="/tmp")  # AF_UNIX paths must stay short
+    monkeypatch.setenv("XDG_RUNTIME_DIR", d)
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, 9)
+    except OSError:
+        pass
+
+
+def test_a_persistent_worker_outlives_its_client_and_serves_the_next(patched_python, runtime_dir):
+    data = image(16, 8)
+    w1 = Worker(str(patched_python), persistent=True)
+    pid = None
+    try:
+        assert w1.remove(data, 16, 8) == red(data)
+        pid = w1.pid
+        w1.close()  # the plug-in process ends...
+        assert alive(pid)  # ...the engine stays warm
+        w2 = Worker(str(patched_python), persistent=True)
+        assert w2.remove(data, 16, 8) == red(data)
+        assert w2.pid == pid  # the second call reused it: no cold start
+        w2.close()
+        sockets = list(runtime_dir.glob("bgone-*/worker-*.sock"))
+        assert len(sockets) == 1 and oct(sockets[0].parent.stat().st_mode & 0o777) == "0o700"
+    finally:
+        if pid:
+            _kill(pid)
+
+
+def test_a_persistent_worker_leaves_after_its_idle_timeout(patched_python, runtime_dir, monkeypatch):
+    monkeypatch.setattr(client._SocketProcess, "IDLE_TIMEOUT", 1)
+    w = Worker(str(patched_python), persistent=True)
+    data = image(4, 4)
+    assert w.remove(data, 4, 4) == red(data)
+    pid = w.pid
+    w.close()
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
+    assert not list(runtime_dir.glob("bgone-*/worker-*.sock"))  # it cleaned up its socket
+
+
+def test_a_stuck_persistent_worker_is_killed_on_cancel(patched_python, runtime_dir):
+    w = Worker(str(patched_python), persistent=True)
+    data = image(4, 4)
+    w.remove(data, 4, 4)
+    pid = w.pid
+    threading.Timer(0.3, w.cancel).start()
+    with pytest.raises(ClientError) as info:
+        w.remove(data, 4, 4, model="stubborn")
+    assert info.value.kind == "cancelled"
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
+    assert w.remove(data, 4, 4) == red(data)  # a fresh one takes over
+    new = w.pid
+    w.close()
+    _kill(new)

@@ -70,8 +70,9 @@ class FakeWorker:
         "Connect to the internet or run `bgone models import`.",
     )
 
-    def __init__(self, python=None, *, plugin_dir=None, timeout=900.0):
+    def __init__(self, python=None, *, plugin_dir=None, timeout=900.0, persistent=False):
         self.plugin_dir = plugin_dir
+        self.persistent = persistent
         self.calls: list[dict] = []
         self.closed = False
         self.started = False
@@ -317,6 +318,7 @@ def test_selection_bounding_box_only(plugin, fake, worker):
     img.select_rectangle(10, 6, 8, 5)  # canvas coordinates
     res = run(plugin, fake, img, [lay], model="u2netp", refine="none")
     assert status(fake, res) == fake.Gimp.PDBStatusType.SUCCESS
+    assert worker.instances[0].persistent  # GIMP: one process per call, keep the model warm
     (call,) = worker.instances[0].calls
     assert (call["width"], call["height"], call["model"], call["refine"]) == (
         8,

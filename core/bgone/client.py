@@ -262,6 +262,7 @@ class _Process:
         kwargs: dict = {}
         if sys.platform == "win32":
             kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000)
+        self.argv = list(argv)
         self.popen = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -271,6 +272,7 @@ class _Process:
             cwd=cwd,
             **kwargs,
         )
+        self._rfile, self._wfile = self.popen.stdout, self.popen.stdin
         self.inbox: queue.Queue = queue.Queue()
         self.outbox: queue.Queue = queue.Queue()
         self.stderr: collections.deque = collections.deque(maxlen=STDERR_LINES)
@@ -284,7 +286,7 @@ class _Process:
             t.start()
 
     def _read_stdout(self) -> None:
-        stream = self.popen.stdout
+        stream = self._rfile
         try:
             while True:
                 item = read_message(stream)
@@ -309,7 +311,7 @@ class _Process:
             pass
 
     def _write_stdin(self) -> None:
-        stream = self.popen.stdin
+        stream = self._wfile
         while True:
             chunks = self.outbox.get()
             if chunks is None:
@@ -371,6 +373,116 @@ class _Process:
                 t.join(1.0)
 
 
+def persistent_address(python: str) -> str | None:
+    """Where the persistent worker for this engine listens; None where unsupported (Windows,
+    Flatpak sandboxes: the socket would not be shared with the host)."""
+    import hashlib
+    import socket
+    import tempfile
+
+    if os.name != "posix" or not hasattr(socket, "AF_UNIX"):
+        return None
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    tag = hashlib.sha256(os.path.abspath(python).encode("utf-8")).hexdigest()[:12]
+    path = os.path.join(base, "bgone-%d" % os.getuid(), "worker-p%d-%s.sock" % (PROTOCOL_VERSION, tag))
+    return path if len(path.encode("utf-8")) < 100 else None  # AF_UNIX path length limit
+
+
+class _SocketProcess(_Process):
+    """The same message pipes as _Process, over a connection to a persistent worker (started
+    detached if none is listening). Closing the connection leaves the worker warm for the next
+    host process; it exits by itself after its idle timeout."""
+
+    IDLE_TIMEOUT = 900
+
+    def __init__(self, argv: list, env: dict, cwd: str | None, address: str) -> None:
+        import socket
+
+        self.argv = list(argv)
+        self.address = address
+        self.log_path = address[: -len(".sock")] + ".log"
+        self.daemon = None
+        sock = self._connect()
+        if sock is None:
+            os.makedirs(os.path.dirname(address), mode=0o700, exist_ok=True)
+            big = os.path.exists(self.log_path) and os.path.getsize(self.log_path) > 1 << 20
+            with open(self.log_path, "wb" if big else "ab") as log:
+                self.daemon = subprocess.Popen(
+                    argv + ["--listen", address, "--idle-timeout", str(self.IDLE_TIMEOUT)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                    env=env, cwd=cwd, start_new_session=True,
+                )
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while sock is None:
+                if self.daemon.poll() is not None and not os.path.exists(address):
+                    raise OSError("the engine exited at start-up (code %s)" % self.daemon.returncode)
+                if time.monotonic() > deadline:
+                    raise OSError("the engine did not start listening in time")
+                time.sleep(0.05)
+                sock = self._connect()
+        self.sock = sock
+        self.popen = None
+        self.inbox = queue.Queue()
+        self.outbox = queue.Queue()
+        self.stderr = collections.deque(maxlen=STDERR_LINES)
+        self.ended = threading.Event()
+        self._rfile = sock.makefile("rb", buffering=1 << 20)
+        self._wfile = sock.makefile("wb", buffering=1 << 16)
+        self._socket_module = socket
+        self._threads = [
+            threading.Thread(target=self._read_stdout, name="bgone-client-reader", daemon=True),
+            threading.Thread(target=self._write_stdin, name="bgone-client-writer", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _connect(self) -> Any:
+        import socket
+
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.address)
+            return s
+        except OSError:
+            s.close()
+            return None
+
+    def alive(self) -> bool:
+        return not self.ended.is_set()
+
+    def stderr_tail(self, n: int = SHOWN_STDERR_LINES) -> list:
+        time.sleep(0.05)
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - 20000))
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return []
+        return [line for line in lines if line.strip()][-n:]
+
+    def stop(self, graceful: float = 0.0, pid: int | None = None) -> None:
+        """Close the connection; with ``pid`` (a worker stuck on a request) kill it too."""
+        self.outbox.put(None)
+        if pid is not None:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        try:
+            self.sock.shutdown(self._socket_module.SHUT_RDWR)
+        except OSError:
+            pass
+        for f in (self._rfile, self._wfile, self.sock):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(1.0)
+
+
 class Worker:
     """One warm ``python -m bgone.worker`` process, reusable across many requests.
 
@@ -379,8 +491,13 @@ class Worker:
     """
 
     def __init__(
-        self, python: str | None = None, *, plugin_dir: str | None = None, timeout: float = 900.0
+        self, python: str | None = None, *, plugin_dir: str | None = None, timeout: float = 900.0,
+        persistent: bool = False,
     ) -> None:
+        """``persistent``: share one worker that outlives this process (for hosts that start a
+        new plug-in process per call, like GIMP), so the model stays warm between calls. Falls
+        back to a private worker where a local socket cannot be used (Windows, Flatpak)."""
+        self.persistent = persistent
         self.python = python
         self.plugin_dir = plugin_dir
         self.timeout = timeout
@@ -398,6 +515,15 @@ class Worker:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def _spawn(self, argv: list, python: str, cwd: str | None) -> _Process:
+        address = persistent_address(python) if self.persistent and argv[0] == python else None
+        if address is not None:
+            try:
+                return _SocketProcess(argv, clean_env(), cwd, address)
+            except OSError:
+                pass  # no socket here (odd filesystems, sandboxes): a private worker still works
+        return _Process(argv, clean_env(), cwd)
 
     def _command(self) -> tuple[list[str], str, str | None]:
         if self.python:
@@ -433,7 +559,7 @@ class Worker:
             self._discard()
             argv, python, cwd = self._command()
             try:
-                proc = _Process(argv, clean_env(), cwd)
+                proc = self._spawn(argv, python, cwd)
             except OSError as e:
                 raise ClientError(
                     "core_missing",
@@ -474,14 +600,24 @@ class Worker:
                 proc.stop(graceful=2.0)
 
     def _discard(self) -> None:
-        proc, self._proc, self.hello = self._proc, None, None
-        if proc is not None:
+        """Drop a worker whose state is unknown (timeout, garbage, ignored cancel): kill it,
+        a shared persistent one included, so the next call gets a fresh one."""
+        proc, hello, self._proc, self.hello = self._proc, self.hello, None, None
+        if isinstance(proc, _SocketProcess):
+            pid = hello.get("pid") if hello and proc.alive() else None
+            proc.stop(pid=pid if isinstance(pid, int) else None)
+        elif proc is not None:
             proc.stop()
 
     @property
     def pid(self) -> int | None:
         proc = self._proc
-        return proc.popen.pid if proc is not None else None
+        if proc is None:
+            return None
+        if proc.popen is None:
+            pid = (self.hello or {}).get("pid")
+            return pid if isinstance(pid, int) else None
+        return proc.popen.pid
 
     def stderr_tail(self, n: int = SHOWN_STDERR_LINES) -> list[str]:
         """The worker's last stderr lines (its log), for diagnostics."""
@@ -715,19 +851,17 @@ class Worker:
             raise self._crashed(proc, startup)
 
     def _crashed(self, proc: _Process, startup: bool) -> ClientError:
-        try:
-            code = proc.popen.wait(5.0)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = None
+        if proc.popen is not None:  # a persistent worker is not our child: no exit code
+            try:
+                code = proc.popen.wait(5.0)
+            except subprocess.TimeoutExpired:
+                pass
         tail = proc.stderr_tail(STDERR_LINES)
         self._discard()
         shown = tail[-SHOWN_STDERR_LINES:]
         text = "\n".join(tail)
-        python = (
-            proc.popen.args[-4]
-            if isinstance(proc.popen.args, list) and len(proc.popen.args) >= 4
-            else "?"
-        )
+        python = proc.argv[-4] if len(proc.argv) >= 4 else "?"
         if startup and ("No module named bgone" in text or "No module named 'bgone'" in text):
             return ClientError(
                 "core_missing",

@@ -59,6 +59,19 @@ class FileLock:
         self.fd = fd
         return self
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free, without waiting (for 'only one daemon' checks)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if _try_lock(fd):
+            self.fd = fd
+            return True
+        os.close(fd)
+        return False
+
+    def release(self) -> None:
+        self.__exit__()
+
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
             _unlock(self.fd)

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import __version__, protocol
@@ -75,6 +76,7 @@ class Server:
         self._cancelled: set = set()  # pending ids cancelled before they started
         self._stopping = threading.Event()
         self.host_gone = False
+        self.shutdown_requested = False
         self.reader = threading.Thread(
             target=self.read_loop, name="bgone-worker-reader", daemon=True
         )
@@ -150,6 +152,7 @@ class Server:
         while True:
             kind, msg, payload = self.requests.get()
             if kind in ("eof", "shutdown"):
+                self.shutdown_requested = kind == "shutdown"
                 return 0
             if kind == "garbage":
                 log.error("protocol error on stdin: %s", msg)
@@ -298,7 +301,71 @@ def list_models() -> list[dict[str, Any]]:
     ]
 
 
+def listen(address: str, idle_timeout: float) -> int:
+    """Persistent mode: serve one connection at a time on a private Unix socket, keeping the
+    model warm between them, until ``idle_timeout`` seconds pass without a client.
+
+    GIMP starts a new plug-in process for every call; without this its worker (and the model
+    session) would start cold on every click. A second daemon for the same address exits at once.
+    """
+    import socket
+
+    from .filelock import FileLock
+
+    folder = os.path.dirname(address)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)  # only this user may connect
+    lock = FileLock(Path(address + ".lock"))
+    if not lock.try_acquire():
+        log.info("another worker already serves %s", address)
+        return 0
+    try:
+        if os.path.exists(address):
+            os.unlink(address)  # left by a daemon that was killed
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(address)
+        srv.listen(8)
+        srv.settimeout(idle_timeout)
+        log.info("listening on %s (idle timeout %.0f s)", address, idle_timeout)
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                log.info("idle for %.0f s; exiting", idle_timeout)
+                return 0
+            conn.settimeout(None)
+            with conn, conn.makefile("rb", buffering=1 << 20) as rf, conn.makefile(
+                "wb", buffering=1 << 16
+            ) as wf:
+                server = Server(rf, wf)
+                server.serve()
+                if server.reader.is_alive():  # a shutdown left the reader waiting: end the link
+                    try:
+                        conn.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    server.reader.join(2.0)
+            if server.shutdown_requested:
+                return 0
+    finally:
+        try:
+            os.unlink(address)
+        except OSError:
+            pass
+        lock.release()
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--listen" in args[:-1]:
+        level = os.environ.get("BGONE_LOG_LEVEL", "INFO").upper()
+        logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.INFO),
+                            format="bgone-worker %(asctime)s %(levelname)s %(name)s: %(message)s")
+        i = args.index("--listen")
+        idle = 900.0
+        if "--idle-timeout" in args[:-1]:
+            idle = float(args[args.index("--idle-timeout") + 1])
+        return listen(args[i + 1], idle)
     inp, out = claim_stdio()
     level = os.environ.get("BGONE_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
@@ -318,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         code = 130
     log.info("worker exiting (%d)", code)
+    warm = getattr(server, "warm", None)
+    if warm is not None:  # exiting in the middle of importing onnxruntime aborts the process
+        warm.join(60.0)
     if server.reader.is_alive():
         # The reader is blocked inside a read holding its buffer's lock; a normal interpreter
         # shutdown would try to close that buffer and abort. Nothing is left to clean up.

@@ -452,7 +452,8 @@ if gi is not None:
             except ImportError as e:
                 raise UserError(str(e)) from None
             layers = _layers_of(drawables)
-            worker = client.Worker(plugin_dir=PLUGIN_DIR)
+            # GIMP runs a new plug-in process per call: a shared worker keeps the model warm.
+            worker = client.Worker(plugin_dir=PLUGIN_DIR, persistent=True)
             try:
                 if run_mode == Gimp.RunMode.INTERACTIVE:
                     models = worker.models()
