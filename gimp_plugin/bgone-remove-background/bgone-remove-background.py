@@ -489,7 +489,8 @@ if gi is not None:
             timings["apply_s"] = time.perf_counter() - t1
             timings["total_s"] = time.perf_counter() - t_start
             if os.environ.get(TIMINGS_ENV):  # diagnostics: the worker's own time, from its log
-                timings["core_s"] = sum(worker_compute_seconds(worker.stderr_tail(50)))
+                # a shared worker's log holds earlier calls too: only this call's requests
+                timings["core_s"] = sum(worker_compute_seconds(worker.stderr_tail(50))[-len(jobs):])
                 _write_timings(timings)
             return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
         except UserError as e:
