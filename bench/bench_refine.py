@@ -4,9 +4,20 @@
     .venv/bin/python bench/bench_refine.py --no-big   # eval table only
     .venv/bin/python bench/bench_refine.py --rembg-big  # also rembg matting at 4000x3000 (~70 s, ~7 GB)
     .venv/bin/python bench/bench_refine.py --no-big --images plain/portrait_hair_1,comp1k/dog_golden
+    BGONE_MODEL_DIR=/tmp/bench-models .venv/bin/python bench/bench_refine.py --no-big --model isnet-fp16
+    .venv/bin/python bench/bench_refine.py --model isnet-fp16 --model-file .cache/isnet-fp16.onnx
 
-The model's low-res mask and rembg's matte depend only on the image, so they are cached in
-bench/out/cache (delete it, or pass --no-cache, after changing the model or rembg).
+--model NAME (default u2netp) picks the registry recipe (input size, normalisation); the file is
+--model-file PATH, else tests' fetch_u2netp() for u2netp, else the installed one (an imported
+model such as isnet-fp16 needs the BGONE_MODEL_DIR it was imported into:
+`BGONE_MODEL_DIR=/tmp/bench-models bgone models import isnet-fp16 .cache/isnet-fp16.onnx --like
+isnet-general-use`; with --model-file, a name unknown to the registry falls back to
+isnet-general-use's recipe if it starts with "isnet", else fails).
+
+The model's low-res mask and rembg's matte depend only on the image and the model, so they are
+cached per model name: bench/out/cache for u2netp (as before), bench/out/cache/NAME otherwise
+(delete it, or pass --no-cache, after changing the model file or rembg). Side-by-side PNGs are
+bench/out/KEY_LEVEL.png for u2netp (as before) and bench/out/KEY_NAME_LEVEL.png otherwise.
 
 rembg's matting (alpha_matting_cutout: trimap 240/10, erosion 10, estimate_alpha_cf +
 estimate_foreground_ml) runs in /work/benchvenv in a child process on the *same* raw mask, so
@@ -47,7 +58,7 @@ print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 LEVEL_CHILD = r"""
-import sys, time, resource, numpy as np
+import json, sys, time, resource, numpy as np
 sys.path[:0] = [sys.argv[4] + "/core"]
 from pathlib import Path
 from PIL import Image
@@ -57,7 +68,8 @@ from bgone.refine import refine_alpha
 import pymatting  # import cost reported separately
 rgb = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
 t0 = time.perf_counter()
-low = inference.predict_lowres(rgb, registry.get_model("u2netp"), "cpu", Path(sys.argv[2]))
+spec = registry.ModelSpec.from_dict(json.loads(sys.argv[5]))
+low = inference.predict_lowres(rgb, spec, "cpu", Path(sys.argv[2]))
 t1 = time.perf_counter()
 c1 = time.process_time()
 a = upsample_alpha(low, rgb)
@@ -68,6 +80,28 @@ t3 = time.perf_counter()
 c3 = time.process_time()
 print(t1 - t0, t2 - t1, t3 - t2, c3 - c1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
+
+
+def resolve_model(name: str, file: Path | None):
+    """(model file, ModelSpec) for --model/--model-file; u2netp without a file is the tests' copy."""
+    from dataclasses import replace
+
+    from bgone import registry, store
+    from bgone.errors import UnknownModel
+
+    try:
+        spec = registry.get_model(name)
+    except UnknownModel:
+        if file is None or not name.startswith("isnet"):
+            raise
+        spec = replace(registry.get_model("isnet-general-use"), name=name)
+    if file is not None:
+        return file.resolve(), spec
+    if name == "u2netp":
+        from tests.modelfiles import fetch_u2netp
+
+        return fetch_u2netp(), spec
+    return store.ensure_model(spec), spec
 
 
 def load_metrics():
@@ -117,21 +151,25 @@ def main() -> None:
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--levels", default="fast,best")
     ap.add_argument("--big-only", action="store_true", help="only the 4000x3000 timings")
+    ap.add_argument("--model", default="u2netp", help="registry model name (recipe + cache key)")
+    ap.add_argument("--model-file", type=Path, default=None, help="ONNX file to run for --model")
     args = ap.parse_args()
-    from bgone import inference, registry
+    from bgone import inference
     from bgone.pipeline import resize_plain
     from bgone.refine import refine_alpha
     from bgone.upsample import upsample_alpha
-    from tests.modelfiles import fetch_u2netp
 
-    model = fetch_u2netp()
-    spec = registry.get_model("u2netp")
+    model, spec = resolve_model(args.model, args.model_file)
+    print(
+        f"model {spec.name} ({spec.family}, input {spec.input_size[0]}x{spec.input_size[1]}) file {model}"
+    )
     metrics = load_metrics()
     OUT.mkdir(parents=True, exist_ok=True)
     levels = [lv for lv in args.levels.split(",") if lv]
     methods = ["raw", "none", *levels] + ([] if args.no_rembg else ["rembg"])
     wanted = {x.strip() for x in args.images.split(",") if x.strip()}
-    cache = OUT / "cache"
+    cache = OUT / "cache" if args.model == "u2netp" else OUT / "cache" / args.model
+    tag = "" if args.model == "u2netp" else f"_{args.model}"
     cache.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     manifest = [] if args.big_only else json.loads((EVAL / "manifest.json").read_text())
@@ -184,9 +222,9 @@ def main() -> None:
             )
         if e["name"] in ("portrait_hair_1", "glass_water", "dog_golden"):
             for lv in levels:
-                side_by_side(OUT / f"{key}_{lv}.png", rgb, out["raw"], out[lv])
+                side_by_side(OUT / f"{key}{tag}_{lv}.png", rgb, out["raw"], out[lv])
             if "rembg" in out:
-                side_by_side(OUT / f"{key}_rembg.png", rgb, out["raw"], out["rembg"])
+                side_by_side(OUT / f"{key}{tag}_rembg.png", rgb, out["raw"], out["rembg"])
     if rows["raw"]:
         print_means(rows, methods)
 
@@ -213,7 +251,7 @@ def big_timings(args, model, spec) -> None:
     from bgone.pipeline import resize_plain
 
     print(
-        "\n4000x3000 (portrait_hair_1 upscaled), each level in a fresh process; peak RSS of that process"
+        f"\n{spec.name}: 4000x3000 (portrait_hair_1 upscaled), each level in a fresh process; peak RSS of that process"
     )
     src = EVAL / "comp1k/images/portrait_hair_1.png"
     with tempfile.TemporaryDirectory() as d:
@@ -221,7 +259,16 @@ def big_timings(args, model, spec) -> None:
         big.save(f"{d}/big.png", compress_level=1)
         for lv in ("none", "fast", "best"):
             r = subprocess.run(
-                [sys.executable, "-c", LEVEL_CHILD, f"{d}/big.png", str(model), lv, str(ROOT)],
+                [
+                    sys.executable,
+                    "-c",
+                    LEVEL_CHILD,
+                    f"{d}/big.png",
+                    str(model),
+                    lv,
+                    str(ROOT),
+                    json.dumps(spec.to_dict()),
+                ],
                 capture_output=True,
                 text=True,
                 check=True,

@@ -384,7 +384,9 @@ def persistent_address(python: str) -> str | None:
         return None
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     tag = hashlib.sha256(os.path.abspath(python).encode("utf-8")).hexdigest()[:12]
-    path = os.path.join(base, "bgone-%d" % os.getuid(), "worker-p%d-%s.sock" % (PROTOCOL_VERSION, tag))
+    path = os.path.join(
+        base, "bgone-%d" % os.getuid(), "worker-p%d-%s.sock" % (PROTOCOL_VERSION, tag)
+    )
     return path if len(path.encode("utf-8")) < 100 else None  # AF_UNIX path length limit
 
 
@@ -409,13 +411,19 @@ class _SocketProcess(_Process):
             with open(self.log_path, "wb" if big else "ab") as log:
                 self.daemon = subprocess.Popen(
                     argv + ["--listen", address, "--idle-timeout", str(self.IDLE_TIMEOUT)],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                    env=env, cwd=cwd, start_new_session=True,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    env=env,
+                    cwd=cwd,
+                    start_new_session=True,
                 )
             deadline = time.monotonic() + STARTUP_TIMEOUT
             while sock is None:
                 if self.daemon.poll() is not None and not os.path.exists(address):
-                    raise OSError("the engine exited at start-up (code %s)" % self.daemon.returncode)
+                    raise OSError(
+                        "the engine exited at start-up (code %s)" % self.daemon.returncode
+                    )
                 if time.monotonic() > deadline:
                     raise OSError("the engine did not start listening in time")
                 time.sleep(0.05)
@@ -450,6 +458,23 @@ class _SocketProcess(_Process):
     def alive(self) -> bool:
         return not self.ended.is_set()
 
+    def _wait_until_gone(self, limit: float = 3.0) -> None:
+        """After killing the worker, wait until its socket refuses connections. A killed
+        multi-threaded process keeps its files (and its listening socket's backlog) open for a
+        moment after it looks dead, and the next call would connect to that dying socket."""
+        if self.daemon is not None:
+            try:
+                self.daemon.wait(limit)  # our own child: reap it
+            except subprocess.TimeoutExpired:
+                pass
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            s = self._connect()
+            if s is None:
+                return
+            s.close()
+            time.sleep(0.05)
+
     def stderr_tail(self, n: int = SHOWN_STDERR_LINES) -> list:
         time.sleep(0.05)
         try:
@@ -469,6 +494,7 @@ class _SocketProcess(_Process):
                 os.kill(pid, 9)
             except OSError:
                 pass
+            self._wait_until_gone()
         try:
             self.sock.shutdown(self._socket_module.SHUT_RDWR)
         except OSError:
@@ -491,7 +517,11 @@ class Worker:
     """
 
     def __init__(
-        self, python: str | None = None, *, plugin_dir: str | None = None, timeout: float = 900.0,
+        self,
+        python: str | None = None,
+        *,
+        plugin_dir: str | None = None,
+        timeout: float = 900.0,
         persistent: bool = False,
     ) -> None:
         """``persistent``: share one worker that outlives this process (for hosts that start a
@@ -725,8 +755,9 @@ class Worker:
                 self._busy = False
                 self._cancel.clear()
 
-    def _send_and_await(self, header: dict, payload: Any, progress: Any, cancelled: Any,
-                        expect: str) -> tuple[dict, bytes | None]:
+    def _send_and_await(
+        self, header: dict, payload: Any, progress: Any, cancelled: Any, expect: str
+    ) -> tuple[dict, bytes | None]:
         proc = self._proc
         assert proc is not None
         self._next_id += 1
