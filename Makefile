@@ -3,15 +3,28 @@
 PY ?= python3
 VENV ?= .venv
 
-.PHONY: test lint bench clean
+BENCHVENV ?= .benchvenv
+
+.PHONY: test lint bench benchvenv clean
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-bench: $(VENV)/.installed
-	$(VENV)/bin/python bench/bench_core.py
+# Benchmarks compare against rembg 2.0.86 on the same model, images and run; it gets a venv
+# of its own so its pins never touch ours.
+bench: $(VENV)/.installed $(BENCHVENV)/.installed
+	BGONE_BENCH_REMBG_PYTHON=$(BENCHVENV)/bin/python $(VENV)/bin/python bench/bench_core.py
+	BGONE_BENCH_REMBG_PYTHON=$(BENCHVENV)/bin/python $(VENV)/bin/python bench/bench_refine.py
+
+benchvenv: $(BENCHVENV)/.installed
+
+$(BENCHVENV)/.installed:
+	$(PY) -m venv $(BENCHVENV)
+	$(BENCHVENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCHVENV)/bin/python -m pip install -q rembg==2.0.86 onnxruntime pymatting
+	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,4 +33,4 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache dist build
+	rm -rf $(VENV) $(BENCHVENV) .pytest_cache dist build

@@ -180,7 +180,7 @@ def make_image(path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child", nargs="+")
-    ap.add_argument("--rembg-python", default=os.environ.get("BGONE_BENCH_REMBG_PYTHON", "/work/benchvenv/bin/python"))
+    ap.add_argument("--rembg-python", default=os.environ.get("BGONE_BENCH_REMBG_PYTHON", str(ROOT / ".benchvenv/bin/python")))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--refine", default="none")
     ap.add_argument("--image", help="benchmark this file instead of the 4000x3000 dog (eval set)")

@@ -20,7 +20,7 @@ cached per model name: bench/out/cache for u2netp (as before), bench/out/cache/N
 bench/out/KEY_LEVEL.png for u2netp (as before) and bench/out/KEY_NAME_LEVEL.png otherwise.
 
 rembg's matting (alpha_matting_cutout: trimap 240/10, erosion 10, estimate_alpha_cf +
-estimate_foreground_ml) runs in /work/benchvenv in a child process on the *same* raw mask, so
+estimate_foreground_ml) runs in .benchvenv (`make benchvenv`) in a child process on the *same* raw mask, so
 only the refinement differs. Eval data is read in place from /work/shared/eval (not copied).
 """
 
@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "core"), str(ROOT)]
 EVAL = Path("/work/shared/eval")
 OUT = ROOT / "bench" / "out"
-REMBG_PY = "/work/benchvenv/bin/python"
+# rembg 2.0.86 lives in its own venv (`make benchvenv`), so its pins never touch ours.
+REMBG_PY = os.environ.get("BGONE_BENCH_REMBG_PYTHON", str(ROOT / ".benchvenv/bin/python"))
 
 REMBG_CHILD = r"""
 import sys, time, resource, numpy as np

@@ -18,7 +18,10 @@ def _disc(h=240, w=320, r=70):
 def test_choose_providers():
     cpu = ["CPUExecutionProvider"]
     assert inference.choose_providers("auto", cpu) == cpu
-    assert inference.choose_providers("auto", ["CUDAExecutionProvider", *cpu]) == ["CUDAExecutionProvider", *cpu]
+    assert inference.choose_providers("auto", ["CUDAExecutionProvider", *cpu]) == [
+        "CUDAExecutionProvider",
+        *cpu,
+    ]
     assert inference.choose_providers("cpu", ["CUDAExecutionProvider", *cpu]) == cpu
     with pytest.raises(BgoneError, match="not available"):
         inference.choose_providers("cuda", cpu)
@@ -71,8 +74,11 @@ def _slow_model(path, n=40, size=768):
         prev = f"m{i}"
     nodes.append(helper.make_node("Identity", [prev], ["y"]))
     graph = helper.make_graph(
-        nodes, "slow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, size, size])], [w],
+        nodes,
+        "slow",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, size, size])],
+        [w],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -100,3 +106,31 @@ def test_cancel_aborts_a_running_forward_pass(tmp_path):
     aborted = time.perf_counter() - t0
     assert aborted < full / 2, (aborted, full)
     assert np.allclose(inference.forward(sess, x, threading.Event()), 1.0, atol=1e-3)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/status"), reason="Linux /proc")
+def test_release_gives_the_activations_back_and_keeps_the_answer(
+    tmp_path, u2netp_path, monkeypatch
+):
+    """A big photo's forward pass hands its arena back; small ones keep it warm."""
+    sess = inference.get_session(u2netp_path)
+    x = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
+    kept = inference.forward(sess, x)
+    after_kept = _rss_mb()
+    released = inference.forward(sess, x, release=True)
+    after_released = _rss_mb()
+    np.testing.assert_array_equal(kept, released)
+    assert after_released < after_kept - 100, (after_kept, after_released)  # u2netp: ~270 MB
+    calls = []
+    monkeypatch.setattr(inference, "forward", lambda s, t, c=None, r=False: calls.append(r) or kept)
+    spec = registry.get_model("u2netp")
+    small = np.zeros((100, 100, 3), np.uint8)
+    big = np.zeros((2000, 2001, 3), np.uint8)
+    for img in (small, big):
+        inference.predict_lowres(img, spec, path=u2netp_path)
+    assert calls == [False, True]

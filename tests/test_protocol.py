@@ -118,6 +118,26 @@ def test_large_payload_round_trips():
     assert msg["payload"] == len(payload) and got == payload
 
 
+def test_payload_can_be_read_into_a_given_buffer():
+    payload = bytes(range(256)) * 40_000
+    data = protocol.encode_message({"type": "remove", "id": 1}, payload) + b'{"type":"x"}\n'
+    buffers = []
+
+    def buffer(n):
+        buffers.append(bytearray(n + 5))
+        return memoryview(buffers[-1])[:n]
+
+    s = stream(data)
+    msg, got = protocol.read_message(s, buffer)
+    assert isinstance(got, memoryview) and got.obj is buffers[0] and got == payload
+    assert protocol.read_message(s, buffer) == ({"type": "x"}, None)  # no payload: not called
+    assert len(buffers) == 1
+    msg, got = protocol.read_message(stream(data), lambda n: None)  # None: a bytes object
+    assert type(got) is bytes and got == payload
+    with pytest.raises(protocol.ProtocolError, match="3 bytes before the end of a 10-byte"):
+        protocol.read_message(stream(b'{"type":"r","payload":10}\n1234567'), bytearray)
+
+
 @pytest.mark.parametrize(
     "data, words",
     [

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import bgone
-from bgone import pipeline, protocol
+from bgone import pipeline, protocol, worker
 
 FAKE_PIPELINE = textwrap.dedent(
     """
@@ -281,6 +281,63 @@ def test_remove_honours_row_padding(fake):
     msg, payload, _ = c.recv_until("pad")
     assert msg["type"] == "result"
     assert payload == img[:, :, 0].tobytes()
+
+
+def test_requests_of_changing_sizes_reuse_the_payload_buffer_safely(fake):
+    c = fake()
+    sizes = [(820, 700, 0), (5, 3, 4), (640, 480, 8), (820, 700, 0)]  # > 2 MB: huge-page buffers
+    for rid, (w, h, pad) in enumerate(sizes):
+        img = image(w, h, seed=rid)
+        rows = np.full((h, w * 4 + pad), 0xCD, np.uint8)
+        rows[:, : w * 4] = img.reshape(h, w * 4)
+        c.send(remove_msg(rid, w, h, stride=w * 4 + pad), rows.tobytes())
+        msg, payload, _ = c.recv_until(rid)
+        assert msg["type"] == "result", msg
+        assert payload == img[:, :, 0].tobytes()
+    assert c.close() == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="F_SETPIPE_SZ is Linux's")
+def test_the_worker_widens_its_pipes(fake):
+    import fcntl
+
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        if int(f.read()) < worker.PIPE_BYTES:
+            pytest.skip("pipes are limited below 1 MB here")
+    c = fake()  # its hello has arrived: it claimed its pipes
+    get = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+    assert fcntl.fcntl(c.proc.stdin.fileno(), get) == worker.PIPE_BYTES
+    assert fcntl.fcntl(c.proc.stdout.fileno(), get) == worker.PIPE_BYTES
+    assert c.close() == 0
+
+
+def test_rgb_of_copies_padded_rows_in_bands(monkeypatch):
+    monkeypatch.setattr(worker, "COPY_THREADS", 3)
+    monkeypatch.setattr(worker.os, "cpu_count", lambda: 8)
+    for w, h, pad in ((1500, 1500, 12), (7, 5, 0), (1, 1, 4)):  # 2.25 MP: two bands
+        rows = np.random.default_rng(w).integers(0, 256, (h, w * 4 + pad), dtype=np.uint8)
+        rgb = worker.rgb_of(memoryview(rows.tobytes()), w, h, w * 4 + pad)
+        want = rows[:, : w * 4].reshape(h, w, 4)[:, :, :3]
+        assert rgb.flags.c_contiguous and rgb.dtype == np.uint8
+        assert np.array_equal(rgb, want)
+
+
+def test_payload_buffers_are_kept_for_the_next_request_up_to_a_size(monkeypatch):
+    monkeypatch.setattr(worker, "_spare", [])
+    monkeypatch.setattr(worker, "KEEP_BUFFER_BYTES", 3 << 20)
+    first = worker.payload_buffer(3 << 20)
+    assert first.nbytes == 3 << 20 and not first.readonly
+    worker.recycle(first)
+    again = worker.payload_buffer(1000)  # a smaller request reads into the kept buffer
+    assert again.nbytes == 1000 and again.obj is first.obj
+    assert worker.payload_buffer(10).obj is not first.obj  # taken: a new one meanwhile
+    worker.recycle(again)
+    big = worker.payload_buffer((3 << 20) + 1)
+    assert big.obj is not first.obj
+    worker.recycle(big)  # too big to keep
+    assert worker.payload_buffer(5).obj is first.obj
+    worker.recycle(b"not a buffer of ours")
+    worker.recycle(None)
 
 
 def test_rgba_output_multiplies_the_inputs_own_alpha(fake):

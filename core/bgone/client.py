@@ -38,6 +38,7 @@ OUTPUTS = ("alpha", "rgba")
 STARTUP_TIMEOUT = 60.0  # seconds for the worker's hello (cold Python start, antivirus scans)
 CANCEL_GRACE = 3.0  # seconds the worker gets to confirm a cancel before it is killed
 POLL_INTERVAL = 0.1  # seconds between polls of the caller's cancelled()
+SOCKET_BUFFER_BYTES = 1 << 20  # send buffer of the persistent worker's socket (both ends)
 STDERR_LINES = 200  # ring buffer of the worker's last stderr lines
 SHOWN_STDERR_LINES = 12  # how many of them a worker_crashed message shows
 
@@ -97,11 +98,17 @@ def encode_message(msg: dict, payload: bytes | None = None) -> bytes:
     return encode_header(msg, len(payload)) + bytes(payload)
 
 
+# Payloads up to this size (all real ones: MAX_PIXELS RGBA is 1e9 bytes) are read in one call,
+# straight into their bytes object; joining chunks would copy every layer once more. A larger,
+# bogus length is read in pieces, so it fails when the stream ends.
+_READ_CHUNK = 1 << 30
+
+
 def _read_exact(stream: Any, n: int) -> bytes:
     chunks = []
     left = n
     while left > 0:
-        chunk = stream.read(min(left, 1 << 24))
+        chunk = stream.read(min(left, _READ_CHUNK))
         if not chunk:
             raise _FramingError(
                 f"the stream ended {left} bytes before the end of a {n}-byte payload"
@@ -428,6 +435,10 @@ class _SocketProcess(_Process):
                     raise OSError("the engine did not start listening in time")
                 time.sleep(0.05)
                 sock = self._connect()
+        try:  # a layer then crosses in 1 MB steps rather than ~200 KB ones (Linux default)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
+        except OSError:
+            pass
         self.sock = sock
         self.popen = None
         self.inbox = queue.Queue()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import composite, inference, registry, store
+from . import composite, inference, preprocess, registry, store
 from .errors import BgoneError, Cancelled
 from .imageio import ImageLike, load_rgba
 
@@ -60,13 +60,15 @@ def resize_plain(low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(low, "F").resize(size, Image.BILINEAR), dtype=np.float32)
 
 
-def _upsample(low: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+def _upsample(low: np.ndarray, rgb: np.ndarray, image: Image.Image) -> np.ndarray:
     from .upsample import upsample_alpha
 
-    return upsample_alpha(low, rgb)
+    return upsample_alpha(low, rgb, image)
 
 
-def _refine(rgb: np.ndarray, alpha: np.ndarray, level: str, progress: Progress | None, cancel: Any) -> np.ndarray:
+def _refine(
+    rgb: np.ndarray, alpha: np.ndarray, level: str, progress: Progress | None, cancel: Any
+) -> np.ndarray:
     from .refine import refine_alpha
 
     return refine_alpha(rgb, alpha, level, progress=progress, cancel=cancel)
@@ -95,17 +97,18 @@ def predict_alpha(
     path = store.ensure_model(spec, progress=progress, cancel=cancel)
     _check(cancel)
     report("inference", 0.0)
-    low = inference.predict_lowres(rgb, spec, device, path, cancel)
+    image = preprocess.as_image(rgb)  # one Pillow copy for both the model's and the filter's resize
+    low = inference.predict_lowres(rgb, spec, device, path, cancel, image)
     report("inference", 1.0)
     _check(cancel)
     report("upsample", 0.0)
     if refine == "none":
         from .upsample import upsample_alpha_u8
 
-        alpha8 = upsample_alpha_u8(low, rgb)
+        alpha8 = upsample_alpha_u8(low, rgb, image)
         report("upsample", 1.0)
         return alpha8
-    alpha = _upsample(low, rgb)
+    alpha = _upsample(low, rgb, image)
     report("upsample", 1.0)
     _check(cancel)
     alpha = _refine(rgb, alpha, refine, progress, cancel)

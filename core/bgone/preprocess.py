@@ -8,12 +8,24 @@ from PIL import Image
 from .registry import ModelSpec
 
 
-def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def as_image(rgb: np.ndarray) -> Image.Image:
+    """The photo as a Pillow image, made once and shared by every resize of one job: each
+    conversion of a 12 MP array allocates and fills 48 MB (~50 ms)."""
+    rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    return Image.frombuffer("RGB", (rgb.shape[1], rgb.shape[0]), rgb, "raw", "RGB", 0, 1)
+
+
+def resize_rgb(rgb: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Downscale with LANCZOS like the reference, but via Pillow's reducing_gap so a 12 MP
     photo costs tens of milliseconds, not hundreds (the difference is invisible at 320 px)."""
-    if (rgb.shape[1], rgb.shape[0]) == tuple(size):
+    img = rgb if isinstance(rgb, Image.Image) else None
+    if img is None and (rgb.shape[1], rgb.shape[0]) == tuple(size):
         return rgb
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS, reducing_gap=3.0))
+    if img is None:
+        img = as_image(rgb)
+    if img.size == tuple(size):
+        return np.asarray(img)
+    return np.asarray(img.resize(size, Image.LANCZOS, reducing_gap=3.0))
 
 
 def to_tensor(small: np.ndarray, spec: ModelSpec, dtype: np.dtype = np.float32) -> np.ndarray:

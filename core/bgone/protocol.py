@@ -11,7 +11,10 @@ file for the host plug-ins, and tests/test_protocol.py checks that the two agree
 from __future__ import annotations
 
 import json
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 from .errors import BgoneError, ImageError
 
@@ -62,11 +65,17 @@ def write_message(stream: BinaryIO, msg: dict[str, Any], payload: Any = None) ->
     stream.flush()
 
 
+# Payloads up to this size (all real ones: MAX_PIXELS RGBA is 1e9 bytes) are read in one call,
+# straight into their bytes object; joining chunks would copy every layer once more. A larger,
+# bogus length is read in pieces, so it fails when the stream ends.
+_READ_CHUNK = 1 << 30
+
+
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
     chunks = []
     left = n
     while left > 0:
-        chunk = stream.read(min(left, 1 << 24))
+        chunk = stream.read(min(left, _READ_CHUNK))
         if not chunk:
             raise ProtocolError(
                 f"the stream ended {left} bytes before the end of a {n}-byte payload"
@@ -76,16 +85,32 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _read_into(stream: BinaryIO, view: memoryview) -> None:
+    n, got = view.nbytes, 0
+    while got < n:
+        k = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not k:
+            raise ProtocolError(
+                f"the stream ended {n - got} bytes before the end of a {n}-byte payload"
+            )
+        got += k
+
+
 def _preview(line: bytes, limit: int = 120) -> str:
     text = line.rstrip(b"\r\n").decode("utf-8", "replace")
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def read_message(stream: BinaryIO) -> tuple[dict[str, Any], bytes | None] | None:
+def read_message(
+    stream: BinaryIO, buffer: Callable[[int], Any] | None = None
+) -> tuple[dict[str, Any], Any] | None:
     """The next (header, payload) from a binary stream; None at a clean end of stream (EOF
     before the first byte of a message). payload is None when the header has no ``payload``.
     ProtocolError for anything else: a line too long, not JSON, not an object with a string
-    ``type``, a bad payload length, or a stream that ends inside a message."""
+    ``type``, a bad payload length, or a stream that ends inside a message.
+
+    The payload is a new bytes object; or, when ``buffer(n)`` gives a writable bytes-like
+    object of exactly n bytes (rather than None), a byte memoryview of it, read into it."""
     line = stream.readline(MAX_HEADER_BYTES + 1)
     if not line:
         return None
@@ -104,7 +129,14 @@ def read_message(stream: BinaryIO) -> tuple[dict[str, Any], bytes | None] | None
         return msg, None
     if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > MAX_PAYLOAD_BYTES:
         raise ProtocolError(f"bad payload length {n!r}")
-    return msg, _read_exact(stream, n)
+    target = buffer(n) if buffer is not None else None
+    if target is None:
+        return msg, _read_exact(stream, n)
+    view = memoryview(target).cast("B")
+    if view.nbytes != n or view.readonly:
+        raise ValueError(f"buffer({n}) gave {view.nbytes} bytes (read-only: {view.readonly})")
+    _read_into(stream, view)
+    return msg, view
 
 
 # --------------------------------------------------------------------------------------------

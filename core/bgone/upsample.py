@@ -98,8 +98,13 @@ def guided_coefficients(
 
 
 def apply_coefficients(
-    guide: np.ndarray, ab: np.ndarray, tile: int = 256, active_thr: float = 1e-3,
-    u8: bool = False, active: np.ndarray | None = None, base: np.ndarray | None = None,
+    guide: np.ndarray,
+    ab: np.ndarray,
+    tile: int = 256,
+    active_thr: float = 1e-3,
+    u8: bool = False,
+    active: np.ndarray | None = None,
+    base: np.ndarray | None = None,
 ) -> np.ndarray:
     """q = a.I + b at full resolution from the small (h2,w2,4) coefficient grid.
 
@@ -157,16 +162,17 @@ def fast_guided_filter(
     r: int,
     eps: float = EPS,
     work: tuple[int, int] | None = None,
+    image: Image.Image | None = None,
 ) -> np.ndarray:
-    """Guided-filter p (given on the `work` grid) with the full-res uint8 guide; full-res float32 out."""
+    """Guided-filter p (given on the `work` grid) with the full-res uint8 guide; full-res float32 out.
+    ``image``: the guide as a Pillow image, if the caller has one (saves a 12 MP copy)."""
     H, W = guide.shape[:2]
     h2, w2 = work or p_small.shape
     if (h2, w2) == (H, W):
         g_small = guide.astype(np.float32) * np.float32(1 / 255)
     else:
-        g_small = np.asarray(
-            Image.fromarray(guide).resize((w2, h2), Image.BILINEAR), dtype=np.float32
-        )
+        img = image if image is not None else Image.fromarray(guide)
+        g_small = np.asarray(img.resize((w2, h2), Image.BILINEAR), dtype=np.float32)
         g_small = g_small * np.float32(1 / 255)
     a, b = guided_coefficients(g_small, p_small.astype(np.float32, copy=False), r, eps)
     ab = np.concatenate([a, b[..., None]], axis=2)
@@ -175,7 +181,9 @@ def fast_guided_filter(
     return q
 
 
-def upsample_alpha(lowres: np.ndarray, guide: np.ndarray) -> np.ndarray:
+def upsample_alpha(
+    lowres: np.ndarray, guide: np.ndarray, image: Image.Image | None = None
+) -> np.ndarray:
     """Low-res soft mask (h,w) 0..1 -> (H,W) float32 0..1 aligned to the guide image's edges.
 
     The filter radius follows the upsampling factor: the net's blur is ~1-2 low-res pixels,
@@ -195,7 +203,7 @@ def upsample_alpha(lowres: np.ndarray, guide: np.ndarray) -> np.ndarray:
         return np.clip(resize_f32(lowres, (W, H)), 0.0, 1.0)
     factor = max(h2 / max(1, lowres.shape[0]), w2 / max(1, lowres.shape[1]))
     r = int(np.clip(round(RADIUS_FACTOR * factor), 2, max(2, min(h2, w2) // 4)))
-    return fast_guided_filter(guide, p_small, r, EPS, (h2, w2))
+    return fast_guided_filter(guide, p_small, r, EPS, (h2, w2), image)
 
 
 # The 8-bit path (what `--refine none` returns): the coefficients need no finer grid than a few
@@ -206,7 +214,9 @@ U8_ACTIVE = 2.0 / 255  # largest change of the colour term allowed to be skipped
 U8_TILE = 128
 
 
-def upsample_alpha_u8(lowres: np.ndarray, guide: np.ndarray) -> np.ndarray:
+def upsample_alpha_u8(
+    lowres: np.ndarray, guide: np.ndarray, image: Image.Image | None = None
+) -> np.ndarray:
     """upsample_alpha straight to uint8 (H,W), for outputs that are not refined further.
 
     Same filter, but sized for speed at 12 MP: full-resolution work is one 8-bit resize plus
@@ -226,7 +236,7 @@ def upsample_alpha_u8(lowres: np.ndarray, guide: np.ndarray) -> np.ndarray:
     p_small = resize_f32(np.clip(lowres, 0.0, 1.0), (w2, h2))
     factor = max(h2 / max(1, lowres.shape[0]), w2 / max(1, lowres.shape[1]))
     r = int(np.clip(round(RADIUS_FACTOR * factor), 2, max(2, min(h2, w2) // 4)))
-    img = Image.frombuffer("RGB", (W, H), guide, "raw", "RGB", 0, 1)
+    img = image if image is not None else Image.frombuffer("RGB", (W, H), guide, "raw", "RGB", 0, 1)
     g_small = np.asarray(img.resize((w2, h2), Image.BILINEAR, reducing_gap=2.0), dtype=np.float32)
     g_small *= np.float32(1 / 255)
     a, b = guided_coefficients(g_small, p_small, r, EPS)
@@ -250,4 +260,11 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-__all__ = ["upsample_alpha", "upsample_alpha_u8", "box_mean", "fast_guided_filter", "resize_f32", "work_size"]
+__all__ = [
+    "upsample_alpha",
+    "upsample_alpha_u8",
+    "box_mean",
+    "fast_guided_filter",
+    "resize_f32",
+    "work_size",
+]
