@@ -60,7 +60,7 @@ def resize_plain(low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(low, "F").resize(size, Image.BILINEAR), dtype=np.float32)
 
 
-def _upsample(low: np.ndarray, rgb: np.ndarray, image: Image.Image) -> np.ndarray:
+def _upsample(low: np.ndarray, rgb: np.ndarray, image: Image.Image | None = None) -> np.ndarray:
     from .upsample import upsample_alpha
 
     return upsample_alpha(low, rgb, image)
