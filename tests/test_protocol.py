@@ -164,7 +164,7 @@ def test_payload_can_be_read_into_a_given_buffer():
 def test_garbage_and_truncation_are_protocol_errors(data, words):
     with pytest.raises(protocol.ProtocolError, match=words.replace("(", r"\(")):
         protocol.read_message(stream(data))
-    with pytest.raises(client._FramingError, match=words.replace("(", r"\(")):
+    with pytest.raises(client.ProtocolError, match=words.replace("(", r"\(")):
         client.read_message(stream(data))
 
 

@@ -3,7 +3,8 @@
 This one file is copied verbatim into every plug-in as ``bgone_client.py``: host applications
 (GIMP 3, Krita 5) embed their own Python, which must never import numpy or onnxruntime, so the
 plug-ins start ``<core python> -u -m bgone.worker`` and talk to it over stdin/stdout with the
-framed protocol described in docs/protocol.md (mirrored from bgone/protocol.py: keep in sync).
+framed protocol described in docs/protocol.md. The framing lives here, in this single stdlib
+file, and bgone/protocol.py imports it, so the two ends cannot drift apart.
 
     with Worker(plugin_dir=os.path.dirname(__file__)) as w:
         alpha = w.remove(rgba_bytes, width, height, progress=on_progress, cancelled=is_cancelled)
@@ -28,11 +29,11 @@ if TYPE_CHECKING:  # annotations only: this file must import on Python 3.8
 
 PROTOCOL_VERSION = 1
 
-# Limits shared with bgone/protocol.py (keep in sync).
-MAX_HEADER_BYTES = 1 << 20
-MAX_PAYLOAD_BYTES = 1 << 32
-MAX_PIXELS = 250_000_000
-MAX_SIDE = 1 << 19
+# Limits of the protocol (bgone/protocol.py imports them).
+MAX_HEADER_BYTES = 1 << 20  # one header line; real ones are < 1 KB (a models list < 64 KB)
+MAX_PAYLOAD_BYTES = 1 << 32  # framing bound; images are bounded tighter by MAX_PIXELS
+MAX_PIXELS = 250_000_000  # same cap as bgone.imageio.MAX_PIXELS
+MAX_SIDE = 1 << 19  # 524288, GIMP's largest canvas side
 OUTPUTS = ("alpha", "rgba")
 
 STARTUP_TIMEOUT = 60.0  # seconds for the worker's hello (cold Python start, antivirus scans)
@@ -75,15 +76,17 @@ class ClientError(Exception):
 
 
 # --------------------------------------------------------------------------------------------
-# Framing (mirror of bgone/protocol.py)
+# Framing: the one implementation, shared with the worker (bgone/protocol.py imports it)
 
 
-class _FramingError(Exception):
-    """The byte stream is not the protocol; it cannot be resynchronised."""
+class ProtocolError(Exception):
+    """The byte stream is not (or no longer) the protocol; it cannot be resynchronised."""
+
+    kind = "protocol"
 
 
 def encode_header(msg: dict, payload_len: int | None = None) -> bytes:
-    """One JSON object on one line, ASCII only, compact; ``payload`` is set last when given."""
+    """The header line: compact ASCII JSON + ``\\n``; ``payload`` set last when given."""
     if payload_len is not None:
         msg = dict(msg)
         msg.pop("payload", None)
@@ -92,10 +95,22 @@ def encode_header(msg: dict, payload_len: int | None = None) -> bytes:
     return text.encode("ascii") + b"\n"
 
 
-def encode_message(msg: dict, payload: bytes | None = None) -> bytes:
+def encode_message(msg: dict, payload: bytes | memoryview | None = None) -> bytes:
+    """Header and payload as one bytes object (tests, small messages)."""
     if payload is None:
         return encode_header(msg)
-    return encode_header(msg, len(payload)) + bytes(payload)
+    return encode_header(msg, len(memoryview(payload).cast("B"))) + bytes(payload)
+
+
+def write_message(stream: Any, msg: dict, payload: Any = None) -> None:
+    """Write one message and flush. ``payload`` (bytes-like) is written without copying."""
+    if payload is None:
+        stream.write(encode_header(msg))
+    else:
+        view = memoryview(payload).cast("B")
+        stream.write(encode_header(msg, view.nbytes))
+        stream.write(view)
+    stream.flush()
 
 
 # Payloads up to this size (all real ones: MAX_PIXELS RGBA is 1e9 bytes) are read in one call,
@@ -110,7 +125,7 @@ def _read_exact(stream: Any, n: int) -> bytes:
     while left > 0:
         chunk = stream.read(min(left, _READ_CHUNK))
         if not chunk:
-            raise _FramingError(
+            raise ProtocolError(
                 f"the stream ended {left} bytes before the end of a {n}-byte payload"
             )
         chunks.append(chunk)
@@ -118,32 +133,58 @@ def _read_exact(stream: Any, n: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def read_message(stream: Any) -> tuple[dict, bytes | None] | None:
-    """The next (header, payload) from a binary stream; None at a clean end of stream."""
-    line = stream.readline(MAX_HEADER_BYTES + 1)
-    if not line:
-        return None
-    if not line.endswith(b"\n"):
-        if len(line) > MAX_HEADER_BYTES:
-            raise _FramingError(f"a header line is longer than {MAX_HEADER_BYTES} bytes")
-        raise _FramingError(f"the stream ended in the middle of a line: {_preview(line)}")
-    try:
-        msg = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _FramingError(f"not a protocol message: {_preview(line)}") from None
-    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-        raise _FramingError(f"not a protocol message (no type): {_preview(line)}")
-    n = msg.get("payload")
-    if n is None:
-        return msg, None
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > MAX_PAYLOAD_BYTES:
-        raise _FramingError(f"bad payload length {n!r}")
-    return msg, _read_exact(stream, n)
+def _read_into(stream: Any, view: memoryview) -> None:
+    n, got = view.nbytes, 0
+    while got < n:
+        k = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not k:
+            raise ProtocolError(
+                f"the stream ended {n - got} bytes before the end of a {n}-byte payload"
+            )
+        got += k
 
 
 def _preview(line: bytes, limit: int = 120) -> str:
     text = line.rstrip(b"\r\n").decode("utf-8", "replace")
     return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def read_message(
+    stream: Any, buffer: Callable[[int], Any] | None = None
+) -> tuple[dict, Any] | None:
+    """The next (header, payload) from a binary stream; None at a clean end of stream (EOF
+    before the first byte of a message). payload is None when the header has no ``payload``.
+    ProtocolError for anything else: a line too long, not JSON, not an object with a string
+    ``type``, a bad payload length, or a stream that ends inside a message.
+
+    The payload is a new bytes object; or, when ``buffer(n)`` gives a writable bytes-like
+    object of exactly n bytes (rather than None), a byte memoryview of it, read into it."""
+    line = stream.readline(MAX_HEADER_BYTES + 1)
+    if not line:
+        return None
+    if not line.endswith(b"\n"):
+        if len(line) > MAX_HEADER_BYTES:
+            raise ProtocolError(f"a header line is longer than {MAX_HEADER_BYTES} bytes")
+        raise ProtocolError(f"the stream ended in the middle of a line: {_preview(line)}")
+    try:
+        msg = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProtocolError(f"not a protocol message: {_preview(line)}") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise ProtocolError(f"not a protocol message (no type): {_preview(line)}")
+    n = msg.get("payload")
+    if n is None:
+        return msg, None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > MAX_PAYLOAD_BYTES:
+        raise ProtocolError(f"bad payload length {n!r}")
+    target = buffer(n) if buffer is not None else None
+    if target is None:
+        return msg, _read_exact(stream, n)
+    view = memoryview(target).cast("B")
+    if view.nbytes != n or view.readonly:
+        raise ValueError(f"buffer({n}) gave {view.nbytes} bytes (read-only: {view.readonly})")
+    _read_into(stream, view)
+    return msg, view
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +342,7 @@ class _Process:
                     self.inbox.put(("eof", None, None))
                     return
                 self.inbox.put(("msg", item[0], item[1]))
-        except _FramingError as e:
+        except ProtocolError as e:
             self.inbox.put(("garbage", str(e), None))
         except (OSError, ValueError) as e:  # closed under us by kill()
             self.inbox.put(("eof", str(e), None))

@@ -1,142 +1,36 @@
-"""The worker protocol's framing and request checks (docs/protocol.md).
+"""The worker protocol (docs/protocol.md): message builders and request checks.
 
 Each message is one UTF-8 JSON object on one line ending in ``\\n``; if the object has
 ``"payload": N``, exactly N raw bytes follow that newline. bgone writes compact, ASCII-only JSON
 with keys in insertion order and ``payload`` last; readers must accept any valid JSON object.
 
-Standard library only (plus bgone.errors): client.py mirrors this framing in a single stdlib
-file for the host plug-ins, and tests/test_protocol.py checks that the two agree byte for byte.
+The framing itself (limits, encode/read/write, ProtocolError) is implemented once, in client.py:
+that file must stay a single stdlib module the host plug-ins copy, so the worker imports it from
+there rather than keeping a second copy in step.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
+from .client import (  # noqa: F401  (re-exported: the worker's framing)
+    MAX_HEADER_BYTES,
+    MAX_PAYLOAD_BYTES,
+    MAX_PIXELS,
+    MAX_SIDE,
+    OUTPUTS,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    encode_header,
+    encode_message,
+    read_message,
+    write_message,
+)
 from .errors import BgoneError, ImageError
-
-PROTOCOL_VERSION = 1
-
-MAX_HEADER_BYTES = 1 << 20  # one header line; real ones are < 1 KB (a models list < 64 KB)
-MAX_PAYLOAD_BYTES = 1 << 32  # framing bound; images are bounded tighter by MAX_PIXELS
-MAX_PIXELS = 250_000_000  # same cap as bgone.imageio.MAX_PIXELS
-MAX_SIDE = 1 << 19  # 524288, GIMP's largest canvas side
-OUTPUTS = ("alpha", "rgba")
 
 # Request types (host -> worker) and reply types (worker -> host).
 REQUESTS = ("models", "remove", "cancel", "shutdown")
 REPLIES = ("hello", "models", "progress", "result", "error")
-
-
-class ProtocolError(Exception):
-    """The byte stream is not (or no longer) the protocol; it cannot be resynchronised."""
-
-    kind = "protocol"
-
-
-def encode_header(msg: dict[str, Any], payload_len: int | None = None) -> bytes:
-    """The header line: compact ASCII JSON + ``\\n``; ``payload`` set last when given."""
-    if payload_len is not None:
-        msg = dict(msg)
-        msg.pop("payload", None)
-        msg["payload"] = payload_len
-    text = json.dumps(msg, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    return text.encode("ascii") + b"\n"
-
-
-def encode_message(msg: dict[str, Any], payload: bytes | memoryview | None = None) -> bytes:
-    """Header and payload as one bytes object (tests, small messages)."""
-    if payload is None:
-        return encode_header(msg)
-    return encode_header(msg, len(memoryview(payload).cast("B"))) + bytes(payload)
-
-
-def write_message(stream: BinaryIO, msg: dict[str, Any], payload: Any = None) -> None:
-    """Write one message and flush. ``payload`` (bytes-like) is written without copying."""
-    if payload is None:
-        stream.write(encode_header(msg))
-    else:
-        view = memoryview(payload).cast("B")
-        stream.write(encode_header(msg, view.nbytes))
-        stream.write(view)
-    stream.flush()
-
-
-# Payloads up to this size (all real ones: MAX_PIXELS RGBA is 1e9 bytes) are read in one call,
-# straight into their bytes object; joining chunks would copy every layer once more. A larger,
-# bogus length is read in pieces, so it fails when the stream ends.
-_READ_CHUNK = 1 << 30
-
-
-def _read_exact(stream: BinaryIO, n: int) -> bytes:
-    chunks = []
-    left = n
-    while left > 0:
-        chunk = stream.read(min(left, _READ_CHUNK))
-        if not chunk:
-            raise ProtocolError(
-                f"the stream ended {left} bytes before the end of a {n}-byte payload"
-            )
-        chunks.append(chunk)
-        left -= len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _read_into(stream: BinaryIO, view: memoryview) -> None:
-    n, got = view.nbytes, 0
-    while got < n:
-        k = stream.readinto(view[got:])  # type: ignore[attr-defined]
-        if not k:
-            raise ProtocolError(
-                f"the stream ended {n - got} bytes before the end of a {n}-byte payload"
-            )
-        got += k
-
-
-def _preview(line: bytes, limit: int = 120) -> str:
-    text = line.rstrip(b"\r\n").decode("utf-8", "replace")
-    return repr(text if len(text) <= limit else text[:limit] + "...")
-
-
-def read_message(
-    stream: BinaryIO, buffer: Callable[[int], Any] | None = None
-) -> tuple[dict[str, Any], Any] | None:
-    """The next (header, payload) from a binary stream; None at a clean end of stream (EOF
-    before the first byte of a message). payload is None when the header has no ``payload``.
-    ProtocolError for anything else: a line too long, not JSON, not an object with a string
-    ``type``, a bad payload length, or a stream that ends inside a message.
-
-    The payload is a new bytes object; or, when ``buffer(n)`` gives a writable bytes-like
-    object of exactly n bytes (rather than None), a byte memoryview of it, read into it."""
-    line = stream.readline(MAX_HEADER_BYTES + 1)
-    if not line:
-        return None
-    if not line.endswith(b"\n"):
-        if len(line) > MAX_HEADER_BYTES:
-            raise ProtocolError(f"a header line is longer than {MAX_HEADER_BYTES} bytes")
-        raise ProtocolError(f"the stream ended in the middle of a line: {_preview(line)}")
-    try:
-        msg = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ProtocolError(f"not a protocol message: {_preview(line)}") from None
-    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-        raise ProtocolError(f"not a protocol message (no type): {_preview(line)}")
-    n = msg.get("payload")
-    if n is None:
-        return msg, None
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > MAX_PAYLOAD_BYTES:
-        raise ProtocolError(f"bad payload length {n!r}")
-    target = buffer(n) if buffer is not None else None
-    if target is None:
-        return msg, _read_exact(stream, n)
-    view = memoryview(target).cast("B")
-    if view.nbytes != n or view.readonly:
-        raise ValueError(f"buffer({n}) gave {view.nbytes} bytes (read-only: {view.readonly})")
-    _read_into(stream, view)
-    return msg, view
 
 
 # --------------------------------------------------------------------------------------------
