@@ -27,7 +27,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from .upsample import box_mean, resize_f32, work_size
+from .upsample import TileSampler, box_mean, resize_f32, work_size
 
 METHODS = ("blur", "ml")
 # Pixels re-estimated: alpha 3..252 of 255. Beyond, the fix cannot show: at alpha >= 253 it
@@ -113,32 +113,6 @@ def _tiles(soft: np.ndarray, tile: int):
             s = band[:, x0:x1]
             if s.any():
                 yield y0, y1, x0, x1, s
-
-
-class _Upsampler:
-    """Bilinear upsampling of small (h2,w2,C) float32 maps onto full-size tiles, one tile at a
-    time (Pillow 'F' mode with a source box), so no full-size float map is ever allocated."""
-
-    def __init__(self, maps: np.ndarray, H: int, W: int):
-        self.h2, self.w2 = maps.shape[:2]
-        self.same = (self.h2, self.w2) == (H, W)
-        self.maps = maps
-        if not self.same:
-            self.chans = [
-                Image.fromarray(np.ascontiguousarray(maps[..., c]), "F")
-                for c in range(maps.shape[2])
-            ]
-        self.sy, self.sx = self.h2 / H, self.w2 / W
-
-    def tile(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        if self.same:
-            return self.maps[y0:y1, x0:x1]
-        box = (x0 * self.sx, y0 * self.sy, x1 * self.sx, y1 * self.sy)
-        size = (x1 - x0, y1 - y0)
-        return np.stack(
-            [np.asarray(ch.resize(size, Image.BILINEAR, box=box), np.float32) for ch in self.chans],
-            axis=2,
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,12 +204,12 @@ def _blur(image: np.ndarray, alpha: np.ndarray, soft: np.ndarray, h2: int, w2: i
         if not soft_s.any():  # soft pixels too few to show at the working size: solve it all
             soft_s = np.ones_like(soft_s)
     means = _blur_means_cropped(_small(image, w2, h2), a_s, soft_s)
-    up = _Upsampler(means, H, W)
+    up = TileSampler(means, H, W)
     del means
     out = image.copy()
     u8 = alpha.dtype == np.uint8
     for y0, y1, x0, x1, s in _tiles(soft, APPLY_TILE):
-        mv = up.tile(y0, y1, x0, x1)[s]
+        mv = np.stack(up.channels(y0, y1, x0, x1), axis=2)[s]
         a = alpha[y0:y1, x0:x1][s].astype(np.float32)[:, None]
         if u8:
             a /= np.float32(255.0)
@@ -297,10 +271,10 @@ def _apply_small_correction(image: np.ndarray, soft: np.ndarray, d_s: np.ndarray
     """Upsample the small (h2,w2,3) correction only in tiles that hold soft pixels: on a 12 MP
     photo the edge band is a few percent of the area, so full-size float copies would dominate."""
     H, W = soft.shape
-    up = _Upsampler(d_s, H, W)
+    up = TileSampler(d_s, H, W)
     out = image.copy()
     for y0, y1, x0, x1, s in _tiles(soft, APPLY_TILE):
-        d = up.tile(y0, y1, x0, x1)
+        d = np.stack(up.channels(y0, y1, x0, x1), axis=2)
         tile = out[y0:y1, x0:x1]
         fixed = np.clip(tile[s].astype(np.float32) + d[s] + 0.5, 0, 255).astype(np.uint8)
         tile[s] = fixed

@@ -22,7 +22,7 @@ from PIL import Image
 
 from .errors import BgoneError, Cancelled
 from .trimap import band_radius, make_trimap
-from .upsample import box_mean, guided_coefficients, resize_f32, work_size
+from .upsample import TileSampler, box_mean, guided_coefficients, resize_f32, work_size
 
 
 @dataclass(frozen=True)
@@ -201,33 +201,17 @@ def _blend_up(
     photo), so the cost follows the unknown region, not the megapixels. Pillow's
     resize(box=...) samples a tile exactly as a whole-image resize would: no seams."""
     H, W = alpha.shape
-    h2, w2 = coef.shape[:2]
-    active = coef[..., 4] > 0
-    chans = [Image.fromarray(np.ascontiguousarray(coef[..., c]), "F") for c in range(5)]
-    sy, sx = h2 / H, w2 / W
+    sampler = TileSampler(coef, H, W)
     inv = np.float32(1 / 255)
-    for y0 in range(0, H, tile):
-        y1 = min(H, y0 + tile)
-        rows = active[max(0, int(y0 * sy) - 1) : min(h2, int(y1 * sy) + 2)]
-        if not rows.any():
-            continue
-        for x0 in range(0, W, tile):
-            x1 = min(W, x0 + tile)
-            if not rows[:, max(0, int(x0 * sx) - 1) : min(w2, int(x1 * sx) + 2)].any():
-                continue
-            box = (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
-            size = (x1 - x0, y1 - y0)
-            t = [
-                np.asarray(ch.resize(size, Image.BILINEAR, box=box), dtype=np.float32)
-                for ch in chans
-            ]
-            g = image[y0:y1, x0:x1]
-            up = t[3].copy()
-            for c in range(3):
-                up += t[c] * g[..., c] * inv
-            np.clip(up, 0.0, 1.0, out=up)
-            a = alpha[y0:y1, x0:x1]
-            a += t[4] * (up - a)
+    for y0, y1, x0, x1 in sampler.active_tiles(coef[..., 4] > 0, tile):
+        t = sampler.channels(y0, y1, x0, x1)
+        g = image[y0:y1, x0:x1]
+        up = t[3].copy()
+        for c in range(3):
+            up += t[c] * g[..., c] * inv
+        np.clip(up, 0.0, 1.0, out=up)
+        a = alpha[y0:y1, x0:x1]
+        a += t[4] * (up - a)
     return alpha
 
 

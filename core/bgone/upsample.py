@@ -97,6 +97,49 @@ def guided_coefficients(
     return a.astype(np.float32, copy=False), m(b).astype(np.float32, copy=False)
 
 
+class TileSampler:
+    """Bilinear upsampling of small (h2,w2,C) float32 maps onto full-size tiles, one tile at a
+    time, so no full-size float map is ever allocated. Pillow's resize(box=...) samples a tile
+    exactly as the whole-image resize would: tiles join without seams."""
+
+    def __init__(self, maps: np.ndarray, H: int, W: int) -> None:
+        self.h2, self.w2 = maps.shape[:2]
+        self.H, self.W = H, W
+        self.same = (self.h2, self.w2) == (H, W)
+        self.maps = maps
+        if not self.same:
+            self.chans = [
+                Image.fromarray(np.ascontiguousarray(maps[..., c]), "F")
+                for c in range(maps.shape[2])
+            ]
+        self.sy, self.sx = self.h2 / H, self.w2 / W
+
+    def channels(self, y0: int, y1: int, x0: int, x1: int) -> list[np.ndarray]:
+        """Each map's values on the full-size tile [y0:y1, x0:x1], as (h,w) float32 arrays."""
+        if self.same:
+            return [self.maps[y0:y1, x0:x1, c] for c in range(self.maps.shape[2])]
+        box = (x0 * self.sx, y0 * self.sy, x1 * self.sx, y1 * self.sy)
+        size = (x1 - x0, y1 - y0)
+        return [
+            np.asarray(ch.resize(size, Image.BILINEAR, box=box), dtype=np.float32)
+            for ch in self.chans
+        ]
+
+    def active_tiles(self, active: np.ndarray, tile: int):
+        """(y0, y1, x0, x1) of the full-size tiles that touch a True cell of the small mask
+        ``active`` (one cell of margin: bilinear sampling reaches the neighbours)."""
+        h2, w2, sy, sx = self.h2, self.w2, self.sy, self.sx
+        for y0 in range(0, self.H, tile):
+            y1 = min(self.H, y0 + tile)
+            rows = active[max(0, int(y0 * sy) - 1) : min(h2, int(y1 * sy) + 2)]
+            if not rows.any():
+                continue
+            for x0 in range(0, self.W, tile):
+                x1 = min(self.W, x0 + tile)
+                if rows[:, max(0, int(x0 * sx) - 1) : min(w2, int(x1 * sx) + 2)].any():
+                    yield y0, y1, x0, x1
+
+
 def apply_coefficients(
     guide: np.ndarray,
     ab: np.ndarray,
@@ -114,7 +157,6 @@ def apply_coefficients(
     so tiles join without seams.
     """
     H, W = guide.shape[:2]
-    h2, w2 = ab.shape[:2]
     if u8:  # straight to the 8-bit output: an 'L' resize and no full-size float passes
         flat = ab[..., 3] if base is None else base  # value where the colour term is skipped
         b8 = np.clip(flat * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -126,33 +168,19 @@ def apply_coefficients(
         active = np.abs(ab[..., :3]).max(axis=2) > active_thr
     if not active.any():
         return q
-    chans = [Image.fromarray(np.ascontiguousarray(ab[..., c]), "F") for c in range(4)]
-    sy, sx = h2 / H, w2 / W
+    sampler = TileSampler(ab, H, W)
     inv = np.float32(1 / 255)
-    for y0 in range(0, H, tile):
-        y1 = min(H, y0 + tile)
-        rows = active[max(0, int(y0 * sy) - 1) : min(h2, int(y1 * sy) + 2)]
-        if not rows.any():
-            continue
-        for x0 in range(0, W, tile):
-            x1 = min(W, x0 + tile)
-            if not rows[:, max(0, int(x0 * sx) - 1) : min(w2, int(x1 * sx) + 2)].any():
-                continue
-            box = (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
-            size = (x1 - x0, y1 - y0)
-            t = [
-                np.asarray(ch.resize(size, Image.BILINEAR, box=box), dtype=np.float32)
-                for ch in chans
-            ]
-            g = guide[y0:y1, x0:x1]
-            out = t[3].copy()
-            for c in range(3):
-                out += t[c] * g[..., c] * inv
-            if u8:
-                out *= 255.0
-                out += 0.5
-                np.clip(out, 0, 255, out=out)
-            q[y0:y1, x0:x1] = out
+    for y0, y1, x0, x1 in sampler.active_tiles(active, tile):
+        t = sampler.channels(y0, y1, x0, x1)
+        g = guide[y0:y1, x0:x1]
+        out = t[3].copy()
+        for c in range(3):
+            out += t[c] * g[..., c] * inv
+        if u8:
+            out *= 255.0
+            out += 0.5
+            np.clip(out, 0, 255, out=out)
+        q[y0:y1, x0:x1] = out
     return q
 
 
