@@ -23,6 +23,8 @@ sys.path.insert(0, str(ROOT / "tests" / "fakes"))
 
 import krita_fake  # noqa: E402
 
+from fakecore import FAKE_PIPELINE, make_python  # noqa: E402
+
 
 class FakeClientError(Exception):
     """Shaped like bgone_client.ClientError: kind, message, hint."""
@@ -673,29 +675,6 @@ def test_controller_reports_errors_in_plain_words(kr, app):
 
 # ------------------------------------------------------------------ with the real client + worker
 
-# Stands in for the core's Python: the real `bgone.worker` with a stand-in pipeline (alpha = the
-# red channel, a "slow" model that waits for cancel), so the real client, protocol and worker
-# run in a fraction of a second.
-FAKE_CORE_PYTHON = """\
-import sys, time
-sys.path.insert(0, {core!r})
-from bgone import composite, pipeline, worker
-from bgone.errors import Cancelled
-
-def fake_predict(rgb, model=None, refine="fast", device="auto", progress=None, cancel=None):
-    (progress or (lambda s, f: None))("inference", 0.0)
-    if model == "slow":
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 60:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            time.sleep(0.01)
-    return rgb[:, :, 0].copy()
-
-pipeline.predict_alpha = fake_predict
-pipeline.cutout = lambda rgb, alpha, decontaminate=True: composite.rgba(rgb, alpha)
-sys.exit(worker.main())
-"""
 
 
 @pytest.fixture
@@ -703,9 +682,7 @@ def real_client(kr, tmp_path, monkeypatch, model_dir):
     """The real bgone_client (from the checkout) talking to a real worker process."""
     from bgone_krita import connection
 
-    script = tmp_path / "core-python"
-    script.write_text(f"#!{sys.executable}\n" + FAKE_CORE_PYTHON.format(core=str(ROOT / "core")))
-    script.chmod(0o755)
+    script = make_python(tmp_path / "core-python", FAKE_PIPELINE)
     monkeypatch.setenv("BGONE_PYTHON", str(script))
     monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
     client = connection.load_client()
