@@ -1,4 +1,4 @@
-"""Framing of the worker protocol, byte for byte, and the client's stdlib mirror of it."""
+"""Framing of the worker protocol, byte for byte, from both ends (worker and stdlib client)."""
 
 from __future__ import annotations
 
