@@ -303,8 +303,9 @@ def print_grad_change(rows, methods) -> None:
     for r in rows["raw"]:
         if see(r["label"]):
             print(
-                f"  {r['label']:24s} raw grad {r['grad_k']:.3f}; an empty mask scores "
-                f"{r['empty_grad']:.3f}: the net's solid shape is about as far from the truth as nothing"
+                f"  {r['label']:24s} raw grad {r['grad_k']:.3f}, an empty mask "
+                f"{r['empty_grad']:.3f}: the net's mask keeps "
+                f"{100 * r['grad_k'] / r['empty_grad']:.0f} % of an empty mask's error"
             )
 
 
