@@ -150,7 +150,12 @@ def main() -> None:
     ap.add_argument("--only", default="", help="substring of the image name")
     ap.add_argument("--images", default="", help="comma list: plain/NAME or comp1k/NAME")
     ap.add_argument("--no-cache", action="store_true")
-    ap.add_argument("--levels", default="fast,best")
+    ap.add_argument(
+        "--levels",
+        default="fast,best",
+        help="comma list of refine levels; pxN adds best's recipe at N working pixels "
+        "(px3000000: native resolution for every eval image)",
+    )
     ap.add_argument("--big-only", action="store_true", help="only the 4000x3000 timings")
     ap.add_argument("--model", default="u2netp", help="registry model name (recipe + cache key)")
     ap.add_argument("--model-file", type=Path, default=None, help="ONNX file to run for --model")
@@ -167,6 +172,7 @@ def main() -> None:
     metrics = load_metrics()
     OUT.mkdir(parents=True, exist_ok=True)
     levels = [lv for lv in args.levels.split(",") if lv]
+    add_pixel_levels(levels)
     methods = ["raw", "none", *levels] + ([] if args.no_rembg else ["rembg"])
     wanted = {x.strip() for x in args.images.split(",") if x.strip()}
     cache = OUT / "cache" if args.model == "u2netp" else OUT / "cache" / args.model
@@ -242,6 +248,18 @@ def main() -> None:
 SEE_THROUGH = ("strainer", "glass_water", "bulb_indoor")
 
 
+def add_pixel_levels(levels: list[str]) -> None:
+    """Register pxN levels: `best`'s recipe (tiles pinned to a coarse whole-image pass) at N
+    working pixels, to show what resolution alone buys."""
+    from dataclasses import replace
+
+    from bgone import refine
+
+    for lv in levels:
+        if lv.startswith("px") and lv[2:].isdigit() and lv not in refine.LEVELS:
+            refine.LEVELS[lv] = replace(refine.LEVELS["best"], work_pixels=int(lv[2:]))
+
+
 def print_means(rows, methods) -> None:
     print("\nMEANS over", len(rows["raw"]), "images; load average", os.getloadavg())
     print(f"{'method':6s} {'SAD':>8s} {'MSE':>8s} {'Grad':>7s} {'IoU':>6s} {'time s':>7s}")
@@ -292,6 +310,8 @@ def print_grad_change(rows, methods) -> None:
         print(f"{m:6s} {cells[0]:>24s} {cells[1]:>24s} {cells[2]:>24s}")
     n = len(rows["raw"])
     raw_sum = sum(r["grad_k"] for r in rows["raw"])
+    if not any(see(r["label"]) for r in rows["raw"]) or all(see(r["label"]) for r in rows["raw"]):
+        return  # the floor needs both kinds of image
     for m in methods:
         if m in ("raw", "none"):
             continue
