@@ -222,7 +222,7 @@ def main() -> None:
                 tf.write_text(str(times["rembg"]))
         for m in methods:
             r = metrics(out[m], gt) | {"time": times[m], "label": label}
-            if m == "raw":
+            if m == "raw" and e["name"] in SEE_THROUGH:
                 r["empty_grad"] = metrics(np.zeros_like(gt), gt)["grad_k"]
             rows[m].append(r)
             print(
@@ -282,14 +282,14 @@ def grad_change(rows: dict[str, list[dict]], method: str, keep=lambda label: Tru
         for r, b in zip(rows["raw"], rows[method], strict=True)
         if keep(r["label"])
     ]
-    raw = np.array([p[0] for p in pairs])
-    new = np.array([p[1] for p in pairs])
+    if not pairs:
+        return {"of_mean": 0.0, "mean": 0.0, "median": 0.0}
+    raw, new = np.array(pairs).T
     rel = new / np.maximum(raw, 1e-9) - 1
     return {
-        "n": len(pairs),
-        "of_mean": float(new.mean() / raw.mean() - 1) if len(pairs) else 0.0,
-        "mean": float(rel.mean()) if len(pairs) else 0.0,
-        "median": float(np.median(rel)) if len(pairs) else 0.0,
+        "of_mean": float(new.mean() / raw.mean() - 1),
+        "mean": float(rel.mean()),
+        "median": float(np.median(rel)),
     }
 
 

@@ -47,7 +47,7 @@ def main() -> None:
     args = ap.parse_args()
     from bgone import refine
     from bgone.pipeline import resize_plain
-    from bgone.upsample import box_mean, guided_coefficients, upsample_alpha
+    from bgone.upsample import upsample_alpha
 
     metrics = load_metrics()
     print(f"{'image':24s} {'raw':>6s} {'best':>6s} {'probe':>6s} {'empty':>6s}  probe IoU  solve s")
@@ -70,11 +70,7 @@ def main() -> None:
         t = time.perf_counter()
         m = refine.matte_tiled(img_s, tri, a_s, 1 << 20, 0, 1e-5, 400, 3e-3, 1e-3)
         dt = time.perf_counter() - t
-        if m.shape != (h, w):  # same edge-aware return to full resolution as refine_alpha
-            a, b = guided_coefficients(img_s.astype(np.float32) / 255, m, 1, refine.UP_EPS)
-            weight = box_mean((tri == 0.5).astype(np.float32), refine.BLEND_R)
-            coef = np.concatenate([a, b[..., None], weight[..., None]], axis=2)
-            m = refine._blend_up(rgb, none.copy(), coef)
+        m = refine.blend_matte(rgb, none.copy(), img_s, m, tri == 0.5)  # as refine_alpha does
         g = {k: metrics(v, gt) for k, v in (("raw", raw), ("best", best), ("probe", m))}
         empty = metrics(np.zeros_like(gt), gt)["grad_k"]
         print(

@@ -261,7 +261,6 @@ def refine_alpha(
         report("refine", 1.0)
         return alpha.copy()
     h2, w2 = tri.shape
-    small = (h2, w2) != (H, W)
     ring = False
     split = 0.0
     if 0 < cfg.coarse < cfg.work_pixels:
@@ -290,9 +289,18 @@ def refine_alpha(
         ring=ring,
     )
     _check(cancel)
+    out = blend_matte(image, alpha, img_s, matted, unknown)
+    report("refine", 1.0)
+    return out
+
+
+def blend_matte(
+    image: np.ndarray, alpha: np.ndarray, img_s: np.ndarray, matted: np.ndarray, unknown: np.ndarray
+) -> np.ndarray:
+    """The working-grid matte blended into the full-res alpha (in place) inside `unknown`."""
     # soft blend weight: 1 inside the unknown region, fading over a few pixels so no seam shows
     weight = box_mean(unknown.astype(np.float32), BLEND_R)
-    if small:
+    if matted.shape != alpha.shape:
         # edge-aware return to full res: guided-filter coefficients of the matte on the working
         # grid, applied with the full-res image as guide (the detail follows its edges)
         g_s = img_s.astype(np.float32) * np.float32(1 / 255)
@@ -302,8 +310,7 @@ def refine_alpha(
     else:
         out = alpha + weight * (matted - alpha)
     np.clip(out, 0.0, 1.0, out=out)
-    report("refine", 1.0)
     return out.astype(np.float32, copy=False)
 
 
-__all__ = ["refine_alpha", "LEVELS", "Level", "matte_tiled"]
+__all__ = ["refine_alpha", "blend_matte", "LEVELS", "Level", "matte_tiled"]
