@@ -19,6 +19,11 @@ class Route:
     stall_times: int = 0
     stall_seconds: float = 5.0
     throttle: float = 0.0  # seconds per 64 KiB
+    endless: bool = False  # no Content-Length; repeat the body until the client hangs up...
+    endless_limit: int = 256 << 20  # ...or this many bytes went out (the loop stays bounded)
+    drip: float | None = None  # send one byte, then wait this many seconds (a crawling server)
+    redirect: str | None = None  # answer 302 with this Location (a path here or a full URL)
+    content_length: int | None = None  # declare this Content-Length whatever the body (a liar)
     requests: list[dict] = field(default_factory=list)
 
 
@@ -39,6 +44,15 @@ class Server:
                     self.send_error(404)
                     return
                 route.requests.append({"range": self.headers.get("Range")})
+                if route.redirect is not None:
+                    self.send_response(302)
+                    self.send_header("Location", route.redirect)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if route.endless:
+                    self._endless(route)
+                    return
                 if route.status != 200:
                     self.send_response(route.status)
                     self.send_header("Content-Length", "0")
@@ -59,7 +73,8 @@ class Server:
                 else:
                     self.send_response(200)
                 payload = body[start:]
-                self.send_header("Content-Length", str(len(payload)))
+                declared = len(payload) if route.content_length is None else route.content_length
+                self.send_header("Content-Length", str(declared))
                 self.send_header("Connection", "close")
                 self.end_headers()
                 limit = None
@@ -75,6 +90,12 @@ class Server:
                     while sent < len(payload):
                         if limit is not None and sent >= limit:
                             break  # the connection is cut: a short body
+                        if route.drip is not None:
+                            self.wfile.write(payload[sent:sent + 1])
+                            self.wfile.flush()
+                            sent += 1
+                            time.sleep(route.drip)
+                            continue
                         if stall is not None and sent >= stall:
                             time.sleep(route.stall_seconds)  # silence, socket still open
                             break
@@ -84,6 +105,19 @@ class Server:
                         sent = min(stop, len(payload))
                         if route.throttle:
                             time.sleep(route.throttle)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+            def _endless(self, route: Route) -> None:
+                self.send_response(200)
+                self.send_header("Connection", "close")  # body ends when the socket closes
+                self.end_headers()
+                sent = 0
+                try:
+                    while sent < route.endless_limit:
+                        self.wfile.write(route.body)
+                        sent += len(route.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 self.close_connection = True

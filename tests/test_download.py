@@ -118,7 +118,8 @@ def test_truncated_body_retries_then_fails_clearly(server, tmp_path):
         dl.download([url], dest, SHA, len(BODY), retries=2, backoff=0.01)
     assert len(route.requests) == 3
     assert not dest.exists()
-    assert "resumes next time" in str(e.value)
+    kept = dl.part_path(dest).stat().st_size
+    assert kept > 0 and "downloaded so far are kept; the next try resumes" in str(e.value)
 
 
 def test_truncated_body_heals_on_retry(server, tmp_path):
@@ -136,7 +137,7 @@ def test_no_server_is_a_clear_error(tmp_path):
     s.close()  # nothing listens there now
     with pytest.raises(DownloadError) as e:
         dl.download([f"http://127.0.0.1:{port}/m"], tmp_path / "m", SHA, retries=1, backoff=0.01)
-    assert "no connection" in str(e.value)
+    assert "127.0.0.1 refused the connection" in str(e.value)
 
 
 def test_cancel_keeps_the_part_for_later(server, tmp_path):
@@ -170,3 +171,122 @@ def test_concurrent_processes_do_not_corrupt_each_other(server, tmp_path):
     assert dest.read_bytes() == BODY
     full = [r for r in route.requests if r["range"] is None]
     assert len(full) == 1  # the others waited for the lock and found the finished file
+
+
+# -- bounded: size, rate, redirects, disk, and failures that come back fast -------------------
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_endless_body_without_a_size_stops_at_the_cap(server, tmp_path):
+    url = server.add("/m", Route(b"x" * 65536, endless=True))
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as e:
+        dl.download([url], tmp_path / "m", SHA, None, max_size=300_000, backoff=0.01)
+    assert time.monotonic() - t0 < 5
+    assert "sent more than" in e.value.message and "127.0.0.1" in e.value.message
+    assert _files(tmp_path) == []  # the junk is not kept as a part to resume, no lock left
+
+
+def test_endless_body_with_a_known_size_stops_at_that_size(server, tmp_path):
+    url = server.add("/m", Route(BODY, endless=True))  # the file, then the same bytes forever
+    out = dl.download([url], tmp_path / "m", SHA, len(BODY))
+    assert out.read_bytes() == BODY and _files(tmp_path) == ["m"]
+
+
+def test_size_cap_follows_the_approximate_size():
+    assert dl.size_cap(None) is None
+    cap = dl.size_cap(4.6)
+    assert 4_600_000 < cap < 10_000_000  # room for a rounded size, nowhere near 500 MB
+
+
+@pytest.mark.parametrize("size, cap", [(len(BODY), None), (None, 1_000_000)])
+def test_lying_content_length_is_refused_before_the_body(server, tmp_path, size, cap):
+    route = Route(BODY, content_length=10**10, honour_range=False)
+    url = server.add("/m", route)
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as e:
+        dl.download([url], tmp_path / "m", SHA, size, max_size=cap, backoff=0.01)
+    assert time.monotonic() - t0 < 5 and len(route.requests) == 1
+    assert "offers 10 GB" in e.value.message or "offers 10000000000 bytes" in e.value.message
+    assert _files(tmp_path) == []
+
+
+def test_a_crawling_server_is_dropped_below_the_rate_floor(server, tmp_path):
+    route = Route(BODY, drip=0.02)  # ~50 bytes/s: the download would sit at 0 % for hours
+    url = server.add("/m", route)
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as e:
+        dl.download([url], tmp_path / "m", SHA, len(BODY), min_rate=1000, rate_window=0.3,
+                    backoff=0.01)
+    assert time.monotonic() - t0 < 5
+    assert len(route.requests) == dl.SLOW_ATTEMPTS  # then the URL is given up, not retried forever
+    assert "crawled at" in e.value.message and "bytes/s" in e.value.message
+    assert "kept; the next try resumes" in e.value.hint  # the bytes that did come are real
+
+
+def test_redirect_loop_fails_fast(server, tmp_path):
+    url = server.add("/loop", Route(b"", redirect="/loop"))
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as e:
+        dl.download([url], tmp_path / "m", SHA, None, backoff=1.0)
+    assert time.monotonic() - t0 < 5
+    assert "redirects in a loop" in e.value.message
+    assert _files(tmp_path) == []
+
+
+def test_unresolvable_name_fails_fast_in_plain_words(tmp_path):
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as e:
+        dl.download(["http://bgone-test.invalid/u2netp.onnx"], tmp_path / "u2netp.onnx", SHA,
+                    what="the u2netp model", backoff=1.0)
+    assert time.monotonic() - t0 < 5
+    msg = e.value.message
+    assert msg.startswith("Could not download the u2netp model: bgone-test.invalid could not be")
+    assert msg.endswith(".") and msg.count(". ") == 0  # one sentence, not cut off
+    for internal in ("HTTPConnection", "Caused by", "Max retries", "urllib3", "Errno"):
+        assert internal not in str(e.value)
+    assert "bgone models import" in e.value.hint and "HTTPS_PROXY" in e.value.hint
+    assert "kept" not in e.value.hint  # nothing was downloaded, so nothing is said to be kept
+    assert _files(tmp_path) == []  # no stray .lock, no empty .part
+
+
+def test_refused_connection_fails_fast_and_leaves_nothing(tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as e:
+        dl.download([f"http://127.0.0.1:{port}/m"], tmp_path / "m", SHA, backoff=1.0)
+    assert time.monotonic() - t0 < 5  # two tries one second apart, not 32 s of backoff
+    assert e.value.message == "Could not download m: 127.0.0.1 refused the connection."
+    assert _files(tmp_path) == []
+
+
+def test_no_room_for_the_file_is_said_before_the_transfer(server, tmp_path):
+    import shutil
+
+    route = Route(BODY)
+    url = server.add("/m", route)
+    huge = shutil.disk_usage(tmp_path).free + 10**12
+    with pytest.raises(DownloadError) as e:
+        dl.download([url], tmp_path / "m", SHA, huge, what="the big model")
+    assert e.value.kind == "disk_full" and route.requests == []
+    assert str(tmp_path) in e.value.message and "the big model" in e.value.message
+    assert "it needs" in e.value.message and "BGONE_MODEL_DIR" in e.value.hint
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_disk_full_during_the_transfer_is_a_message(server, tmp_path):
+    url = server.add("/m", Route(BODY))
+    dest = tmp_path / "m"
+    os.symlink("/dev/full", dl.part_path(dest))  # every write fails with ENOSPC, as on a full disk
+    with pytest.raises(DownloadError) as e:
+        dl.download([url], dest, SHA, len(BODY))
+    assert e.value.kind == "disk_full" and str(tmp_path) in e.value.message
+    assert not dest.exists()

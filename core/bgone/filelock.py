@@ -42,22 +42,36 @@ class FileLock:
     """Exclusive lock held for the life of a `with` block; waits, checking `cancel` while it does.
 
     The OS releases the lock if the holder dies, so a crashed download never blocks the next one.
+    With ``remove`` the file is deleted on release (no stray ``.lock`` files in the model
+    folder); a waiter that then holds a lock on the deleted file notices and locks the new one.
     """
 
-    def __init__(self, path: Path, cancel: Any = None, poll: float = 0.1) -> None:
-        self.path, self.cancel, self.poll = Path(path), cancel, poll
+    def __init__(self, path: Path, cancel: Any = None, poll: float = 0.1,
+                 remove: bool = False) -> None:
+        self.path, self.cancel, self.poll, self.remove = Path(path), cancel, poll, remove
         self.fd: int | None = None
 
     def __enter__(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        while not _try_lock(fd):
-            if self.cancel is not None and self.cancel.is_set():
-                os.close(fd)
-                raise Cancelled()
-            time.sleep(self.poll)
-        self.fd = fd
-        return self
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            while not _try_lock(fd):
+                if self.cancel is not None and self.cancel.is_set():
+                    os.close(fd)
+                    raise Cancelled()
+                time.sleep(self.poll)
+            if not self.remove or self._still_linked(fd):
+                self.fd = fd
+                return self
+            _unlock(fd)  # the holder before us removed this file: lock the current one
+            os.close(fd)
+
+    def _still_linked(self, fd: int) -> bool:
+        try:
+            st, now = os.fstat(fd), os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free, without waiting (for 'only one daemon' checks)."""
@@ -74,6 +88,13 @@ class FileLock:
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
+            if self.remove and os.name != "nt":  # while still held, so no one locks it meanwhile
+                self.path.unlink(missing_ok=True)
             _unlock(self.fd)
             os.close(self.fd)
             self.fd = None
+            if self.remove and os.name == "nt":  # pragma: no cover - fails while another waits
+                try:
+                    self.path.unlink()
+                except OSError:
+                    pass

@@ -107,15 +107,16 @@ def ensure_model(spec: ModelSpec, progress: Progress | None = None, cancel: Any 
     failures: list[BgoneError] = []
     if spec.urls:
         try:
-            dl.download(spec.urls, path, spec.checksum, spec.size, progress=report, cancel=cancel,
-                        connect_attempts=2 if spec.archives else None)
+            dl.download(spec.urls, path, spec.checksum, spec.size,
+                        max_size=dl.size_cap(spec.approx_size_mb), what=f"the {spec.name} model",
+                        progress=report, cancel=cancel)
         except (DownloadError, ChecksumMismatch) as e:
             failures.append(e)
     for archive in spec.archives:
         if path.exists():
             break
         try:
-            with FileLock(dl.lock_path(path), cancel):
+            with FileLock(dl.lock_path(path), cancel, remove=True):
                 if not path.exists():
                     _from_archive(spec, archive, path, report, cancel)
         except (DownloadError, ChecksumMismatch) as e:
@@ -207,7 +208,7 @@ def import_file(name: str, file: Path, like: str | None = None) -> ModelSpec:
                 )
     dest = model_path(spec)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(dl.lock_path(dest)):
+    with FileLock(dl.lock_path(dest), remove=True):
         tmp = dl.part_path(dest).with_suffix(".import")
         shutil.copyfile(file, tmp)
         os.replace(tmp, dest)
