@@ -9,7 +9,7 @@ import os
 import pytest
 
 from bgone import registry, store
-from bgone.errors import ChecksumMismatch, DownloadError, ModelNotInstalled
+from bgone.errors import BgoneError, ChecksumMismatch, DownloadError, ModelNotInstalled
 from tests.httpserver import Route, Server
 
 
@@ -170,3 +170,57 @@ def test_ensure_model_caps_a_download_of_unknown_size_by_the_approximate_size(mo
             store.ensure_model(spec)
     assert e.value.message.startswith("Could not download the u2netp model: 127.0.0.1 sent more")
     assert sorted(p.name for p in model_dir.iterdir()) == []  # no junk .part, no .lock
+
+
+# -- names stay inside the model folder ---------------------------------------------------------
+
+
+def _everything(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("name", ["../../evil", "../evil", "sub/evil", "ABS", "", ".hidden",
+                                  "..", "a\\b", "x" * 65])
+def test_import_refuses_a_name_that_is_not_a_plain_name(model_dir, tiny_model, tmp_path, name):
+    if name == "ABS":
+        name = str(tmp_path / "abs")
+    before = _everything(tmp_path)
+    with pytest.raises(BgoneError) as e:
+        store.import_file(name, tiny_model, like="u2net")
+    assert e.value.kind == "bad_argument" and "cannot be a model name" in e.value.message
+    assert "letters, digits" in e.value.hint  # says which names are allowed
+    assert _everything(tmp_path) == before  # nothing written anywhere
+    with pytest.raises(Exception, match="Unknown model"):
+        registry.get_model(name)
+
+
+def test_registry_file_outside_the_model_folder_is_refused(model_dir, tiny_model):
+    victim = model_dir.parent / "x"
+    victim.write_bytes(b"precious")
+    body = tiny_model.read_bytes()
+    with Server() as srv:
+        route = Route(body)
+        url = srv.add("/x", route)
+        spec = dataclasses.replace(registry.get_model("u2netp"), url=url, file="../x", size=None,
+                                   checksum=None, archives=())
+        with pytest.raises(BgoneError, match="not a plain file name"):
+            store.ensure_model(spec)
+        with pytest.raises(BgoneError, match="not a plain file name"):
+            store.remove_model(spec)
+    assert route.requests == [] and victim.read_bytes() == b"precious"
+
+
+def test_a_hostile_custom_entry_is_forgotten_by_remove_without_deleting_outside(model_dir,
+                                                                             tiny_model):
+    import json
+
+    victim = model_dir.parent / "x"
+    victim.write_bytes(b"precious")
+    spec = store.import_file("mine", tiny_model, like="u2net")
+    doc = {"schema": 1, "models": [{**spec.to_dict(), "name": "evil", "file": "../x"}]}
+    (model_dir / "custom-models.json").write_text(json.dumps(doc), encoding="utf-8")
+    evil = registry.get_model("evil")
+    assert store.remove_model(evil) is False
+    assert victim.read_bytes() == b"precious"
+    with pytest.raises(Exception, match="Unknown model"):
+        registry.get_model("evil")

@@ -18,14 +18,15 @@ from . import registry
 from .checksum import file_digests, parse_checksum
 from .errors import BgoneError, ChecksumMismatch, DownloadError, ModelNotInstalled
 from .filelock import FileLock
-from .paths import model_dir
+from .paths import check_model_name, model_file
 from .registry import ModelSpec
 
 Progress = Callable[[str, float], None]
 
 
 def model_path(spec: ModelSpec) -> Path:
-    return model_dir() / spec.file
+    """Where the model's file lives: always directly inside the model folder."""
+    return model_file(spec.file)
 
 
 def _stamp_path(path: Path) -> Path:
@@ -177,6 +178,7 @@ def identify_file(file: Path) -> ModelSpec | None:
 def import_file(name: str, file: Path, like: str | None = None) -> ModelSpec:
     """Copy a file fetched elsewhere into the cache after checking it is the model it claims to
     be; with ``like``, register a custom export under ``name`` with a known model's recipe."""
+    check_model_name(name)
     file = Path(file)
     if not file.is_file():
         raise BgoneError(f"{file} does not exist.", "Check the path to the model file.",
@@ -235,7 +237,13 @@ def _check_onnx(file: Path) -> None:
 
 def remove_model(spec: ModelSpec) -> bool:
     """Delete the model's file and its leftovers; forget an imported custom model."""
-    path = model_path(spec)
+    try:
+        path = model_path(spec)
+    except BgoneError:
+        if not spec.custom:
+            raise
+        registry.unregister_custom(spec.name)  # a hostile entry: forget it, delete nothing
+        return False
     existed = path.exists()
     zpath = path.with_name(path.name + ".zip")
     for p in (path, _stamp_path(path), dl.part_path(path), dl.lock_path(path), zpath,
