@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import os
 
+import numpy as np
 import pytest
 
 from bgone import registry, store
@@ -48,7 +49,8 @@ def test_import_refuses_a_wrong_file(model_dir, tmp_path):
     assert store.identify_file(bogus) is None
 
 
-def test_import_like_registers_a_custom_model(model_dir, tiny_model):
+def test_import_like_registers_a_custom_model(model_dir, tmp_path):
+    tiny_model = _graph(tmp_path / "dyn.onnx", ["N", 3, "H", "W"], ["N", 1, "H", "W"])
     spec = store.import_file("mine", tiny_model, like="isnet-general-use")
     got = registry.get_model("mine")
     assert got.custom and got.input_size == registry.get_model("isnet-general-use").input_size
@@ -211,12 +213,13 @@ def test_registry_file_outside_the_model_folder_is_refused(model_dir, tiny_model
 
 
 def test_a_hostile_custom_entry_is_forgotten_by_remove_without_deleting_outside(model_dir,
-                                                                             tiny_model):
+                                                                             tmp_path):
     import json
 
     victim = model_dir.parent / "x"
     victim.write_bytes(b"precious")
-    spec = store.import_file("mine", tiny_model, like="u2net")
+    good = _graph(tmp_path / "g.onnx", [1, 3, 320, 320], [1, 1, 320, 320])
+    spec = store.import_file("mine", good, like="u2net")
     doc = {"schema": 1, "models": [{**spec.to_dict(), "name": "evil", "file": "../x"}]}
     (model_dir / "custom-models.json").write_text(json.dumps(doc), encoding="utf-8")
     evil = registry.get_model("evil")
@@ -224,3 +227,76 @@ def test_a_hostile_custom_entry_is_forgotten_by_remove_without_deleting_outside(
     assert victim.read_bytes() == b"precious"
     with pytest.raises(Exception, match="Unknown model"):
         registry.get_model("evil")
+
+
+# -- --like: the graph must be one the recipe can feed and read ---------------------------------
+
+
+def _graph(path, in_shape, out_shape, in_type="FLOAT", out_type="FLOAT", inputs=1):
+    """A real ONNX graph with the given interface: output = channel 0 of input 0 (cast, then
+    reshaped to ``out_shape`` when that is static and differs)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    ins = [helper.make_tensor_value_info(f"x{i}", getattr(TensorProto, in_type), in_shape)
+           for i in range(inputs)]
+    out = helper.make_tensor_value_info("y", getattr(TensorProto, out_type), out_shape)
+    init = [helper.make_tensor(n, TensorProto.INT64, [1], [v])
+            for n, v in (("s", 0), ("e", 1), ("a", 1))]
+    nodes = [helper.make_node("Cast", ["x0"], ["xc"], to=getattr(TensorProto, out_type)),
+             helper.make_node("Slice", ["xc", "s", "e", "a"], ["sl"])]
+    if inputs > 1:
+        nodes.append(helper.make_node("Identity", ["x1"], ["unused"]))
+    if all(isinstance(d, int) for d in out_shape) and len(out_shape) != 4:
+        init.append(helper.make_tensor("shape", TensorProto.INT64, [len(out_shape)], out_shape))
+        nodes.append(helper.make_node("Reshape", ["sl", "shape"], ["y"]))
+    else:
+        nodes.append(helper.make_node("Identity", ["sl"], ["y"]))
+    graph = helper.make_graph(nodes, "g", ins, [out], initializer=init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("in_shape, in_type, out_shape, inputs, expect", [
+    ([1, 1, 320, 320], "FLOAT", [1, 1, 320, 320], 1, "has 1 channel, the u2net recipe sends 3"),
+    ([1, 3, 320, 320], "INT64", [1, 1, 320, 320], 1, "holds int64 values, not float32 or float16"),
+    ([1, 3, 320, 320], "FLOAT", [102400], 1, "has shape [102400], not a mask"),
+    ([1, 3, 320, 320], "FLOAT", [1, 320], 1, "has shape [1, 320], not a mask"),
+    ([1, 3, 320, 320], "FLOAT", [1, 1, 320, 320], 2, "takes 2 inputs (x0, x1)"),
+    ([1, 3, 512, 512], "FLOAT", [1, 1, 512, 512], 1, "fixed at 512x512 pixels, the u2net "
+                                                      "recipe sends 320x320"),
+    ([3, 320, 320], "FLOAT", [1, 320, 320], 1, "not an image batch"),
+    ([4, 3, 320, 320], "FLOAT", [4, 1, 320, 320], 1, "batches of 4"),
+])
+def test_like_refuses_a_graph_the_recipe_cannot_use(model_dir, tmp_path, in_shape, in_type,
+                                                    out_shape, inputs, expect):
+    bad = _graph(tmp_path / "bad.onnx", in_shape, out_shape, in_type=in_type, inputs=inputs)
+    with pytest.raises(BgoneError) as e:
+        store.import_file("mine", bad, like="u2net")
+    assert expect in e.value.message and e.value.message.startswith("bad.onnx cannot be used with")
+    assert "(1, 3, 320, 320)" in e.value.hint and "u2netp" in e.value.hint  # same-size recipes
+    assert not (model_dir / "mine.onnx").exists()
+    with pytest.raises(Exception, match="Unknown model"):
+        registry.get_model("mine")
+
+
+@pytest.mark.parametrize("in_shape, out_shape, fp16, like", [
+    ([1, 3, 320, 320], [1, 1, 320, 320], False, "u2net"),
+    ([1, 3, 320, 320], [1, 1, 320, 320], True, "u2net"),
+    (["N", 3, "H", "W"], ["N", 1, "H", "W"], False, "isnet-general-use"),
+    ([1, 3, 1024, 1024], [1, 1024, 1024], False, "isnet-general-use"),
+])
+def test_like_accepts_graphs_the_recipe_can_use_and_they_run(model_dir, tmp_path, in_shape,
+                                                             out_shape, fp16, like):
+    from bgone import pipeline
+
+    kind = "FLOAT16" if fp16 else "FLOAT"
+    good = _graph(tmp_path / "good.onnx", in_shape, out_shape, in_type=kind, out_type=kind)
+    spec = store.import_file("mine", good, like=like)
+    assert store.is_installed(spec)
+    rgb = np.zeros((24, 32, 3), np.uint8)
+    rgb[6:18, 8:24] = (255, 0, 0)  # a red subject: channel 0 of the input is the mask
+    out = pipeline.remove(rgb, model="mine", refine="none")
+    assert out.size == (32, 24)  # the first use works: no traceback waiting after the import

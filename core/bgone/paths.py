@@ -35,7 +35,7 @@ def check_model_name(name: str) -> str:
     """``name`` if it may name a model (and so its file ``<name>.onnx``), else a clear error."""
     if not (isinstance(name, str) and len(name) <= MAX_NAME and _PLAIN.fullmatch(name)):
         raise BgoneError(f"{name!r} cannot be a model name.",
-                         f"A model name has only {NAME_RULE} (e.g. my-model).",
+                         f"A model name may use only {NAME_RULE} (e.g. my-model).",
                          kind="bad_argument")
     return name
 
@@ -45,7 +45,7 @@ def model_file(file: str) -> Path:
     if not (isinstance(file, str) and len(file) <= 2 * MAX_NAME and _PLAIN.fullmatch(file)):
         raise BgoneError(
             f"The model file {file!r} in the registry is not a plain file name.",
-            f"A model file name has only {NAME_RULE.replace(str(MAX_NAME), str(2 * MAX_NAME))}."
+            f"A model file name may use only {NAME_RULE.replace(str(MAX_NAME), str(2 * MAX_NAME))}."
             " Remove that entry from custom-models.json, or reinstall bgone.",
             kind="registry",
         )

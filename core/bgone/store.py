@@ -186,12 +186,12 @@ def import_file(name: str, file: Path, like: str | None = None) -> ModelSpec:
     if file.stat().st_size == 0:
         raise ChecksumMismatch(f"{file} is empty.", "The download was cut short; fetch it again.")
     if like:
-        registry.get_model(like)  # unknown recipe -> clear error before any copying
+        recipe = registry.get_model(like)  # unknown recipe -> clear error before any copying
         if name in {m.name for m in registry.all_models() if not m.custom}:
             raise BgoneError(f"{name!r} is a built-in model name.",
                              f"Pick another name for your file, e.g. {name}-custom.",
                              kind="bad_argument")
-        _check_onnx(file)
+        _check_onnx(file, recipe)
         sha = file_digests(file, ("sha256",))["sha256"]
         spec = registry.register_custom(name, like, f"{name}.onnx", f"sha256:{sha}",
                                         file.stat().st_size)
@@ -218,21 +218,93 @@ def import_file(name: str, file: Path, like: str | None = None) -> ModelSpec:
     return spec
 
 
-def _check_onnx(file: Path) -> None:
-    """A custom export has no published checksum, so at least prove it is a loadable image model."""
+_FLOATS = {"tensor(float)": "float32", "tensor(float16)": "float16"}
+
+
+def _dim(d: Any) -> int | None:
+    """A static dimension, or None for a dynamic one (a name, None or -1 in the graph)."""
+    return d if isinstance(d, int) and d > 0 else None
+
+
+def _elem(onnx_type: str) -> str:
+    """'tensor(int64)' -> 'int64'."""
+    return onnx_type.removeprefix("tensor(").removesuffix(")")
+
+
+def _signature_faults(inputs: list[Any], outputs: list[Any], recipe: ModelSpec) -> list[str]:
+    """What in a graph's inputs/outputs the recipe cannot feed or read; empty when usable.
+
+    Generic over the recipe's fields, so a new family needs no entry here: bgone feeds one
+    float NCHW tensor of ``input_size`` with ``len(mean)`` channels (float16 when the graph
+    asks for it) and reads output 0 as a map (postprocess drops leading axes down to HxW).
+    """
+    faults: list[str] = []
+    w, h = recipe.input_size
+    channels = len(recipe.mean)
+    if len(inputs) != 1:
+        names = ", ".join(i.name for i in inputs)
+        faults.append(f"it takes {len(inputs)} inputs ({names}); bgone feeds one image tensor")
+    if inputs:
+        inp = inputs[0]
+        shape = list(inp.shape)
+        if inp.type not in _FLOATS:
+            faults.append(f"its input {inp.name!r} holds {_elem(inp.type)} values, not float32 "
+                          "or float16 pixels")
+        if len(shape) != 4:
+            faults.append(f"its input {inp.name!r} has shape {shape}, not an image batch "
+                          f"(1, {channels}, height, width)")
+        else:
+            n, c, ih, iw = (_dim(d) for d in shape)
+            if n not in (None, 1):
+                faults.append(f"its input takes batches of {n}, bgone sends one image")
+            if c not in (None, channels):
+                faults.append(f"its input has {c} channel{'s' if c != 1 else ''}, the "
+                              f"{recipe.name} recipe sends {channels} (RGB)")
+            if (ih, iw) != (None, None) and (ih not in (None, h) or iw not in (None, w)):
+                faults.append(f"its input is fixed at {iw or '?'}x{ih or '?'} pixels, the "
+                              f"{recipe.name} recipe sends {w}x{h}")
+    if not outputs:
+        faults.append("it has no output")
+    else:
+        out = outputs[0]
+        shape = list(out.shape)
+        if out.type not in _FLOATS and out.type != "tensor(double)":
+            faults.append(f"its output {out.name!r} holds {_elem(out.type)} values, not a "
+                          "float mask")
+        spatial = shape[-2:] if len(shape) >= 2 else []
+        if len(shape) < 2 or len(shape) > 4 or any(_dim(d) == 1 for d in spatial):
+            faults.append(f"its first output {out.name!r} has shape {shape}, not a mask "
+                          "(1, 1, height, width)")
+    return faults
+
+
+def _check_onnx(file: Path, recipe: ModelSpec) -> None:
+    """A custom export has no published checksum, so at least prove it is a loadable image model
+    whose inputs and outputs the recipe it borrows can feed and read."""
     from .errors import ModelCorrupt
 
     try:
         import onnxruntime as ort
 
         sess = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
-        shape = sess.get_inputs()[0].shape
+        inputs, outputs = sess.get_inputs(), sess.get_outputs()
     except Exception as e:  # onnxruntime raises its own exception types
-        raise ModelCorrupt(f"{file} is not a usable ONNX model ({str(e)[:200]}).",
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ModelCorrupt(f"{file} is not a usable ONNX model ({first}).",
                            "Check that the file is complete and is an .onnx export.") from e
-    if len(shape) != 4:
-        raise ModelCorrupt(f"{file} takes input of shape {shape}, not an image batch (N,3,H,W).",
-                           "Export the model with a 1x3xHxW image input.")
+    faults = _signature_faults(inputs, outputs, recipe)
+    if faults:
+        w, h = recipe.input_size
+        same = [m.name for m in registry.all_models()
+                if not m.custom and m.input_size == recipe.input_size]
+        raise ModelCorrupt(
+            f"{file.name} cannot be used with the {recipe.name} recipe: " + "; ".join(faults)
+            + ".",
+            f"bgone needs one float32/float16 input of shape (1, {len(recipe.mean)}, {h}, {w}) "
+            "(height and width may be dynamic) and a first output that is a mask "
+            "(1, 1, height, width). Export the model that way, or pick a --like model whose "
+            f"recipe matches it (these take {w}x{h}: {', '.join(same)}).",
+        )
 
 
 def remove_model(spec: ModelSpec) -> bool:
