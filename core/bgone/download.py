@@ -218,7 +218,8 @@ def _copy_body(resp: requests.Response, part: Path, mode: str, have: int, stop: 
     except OSError as e:
         if _is_disk_full(e):
             need = total - have if total is not None else None
-            raise _no_space(part.parent, opts.what, need, part.stat().st_size) from e
+            kept = part.stat().st_size if part.exists() else 0  # open() itself may fail
+            raise _no_space(part.parent, opts.what, need, kept) from e
         raise DownloadError(
             f"Cannot write {opts.what} to {part.parent} ({e.strerror or e}).",
             "Check that the folder is writable, or set BGONE_MODEL_DIR to one that is.",
@@ -258,8 +259,7 @@ def _reason(e: BaseException, host: str) -> tuple[str, str]:
         return any(isinstance(c, types) for c in causes)
 
     if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
-        return (f"{host} could not be found (no internet connection, or its name is blocked)",
-                "dns")
+        return f"{host} could not be found", "dns"
     if isinstance(e, requests.exceptions.ProxyError) or has(urllib3.exceptions.ProxyError):
         return f"the proxy did not let the connection to {host} through", "connect"
     if isinstance(e, requests.exceptions.SSLError) or has(ssl.SSLError):
@@ -317,6 +317,7 @@ def download(
     part = part_path(dest)
     opts = _Opts(size, max_size, stall_timeout, min_rate, rate_window, what)
     failures: list[str] = []
+    kinds: set[str] = set()  # why addresses were given up, for the hint
     own_session = session is None
     session = session or requests.Session()
     try:
@@ -344,6 +345,7 @@ def download(
                                    or (e.kind == "slow" and counts["slow"] >= SLOW_ATTEMPTS))
                         if attempt == retries or gave_up:
                             failures.append(str(e))
+                            kinds.add(e.kind)
                             break
                         _sleep(min(backoff * 2**attempt, 30.0), cancel)
                         continue
@@ -364,15 +366,19 @@ def download(
             "import it with `bgone models import FILE`.",
         )
     kept = part.stat().st_size if part.exists() else 0
-    raise DownloadError(
+    error = DownloadError(
         f"Could not download {what}: " + "; ".join(failures or ["no address to download from"])
         + ".",
-        "Check the internet connection (behind a proxy, set HTTPS_PROXY). Or fetch "
+        ("Is this machine online? If it is, a firewall or DNS filter blocks that name"
+         if "dns" in kinds else "Check the internet connection")
+        + " (behind a proxy, set HTTPS_PROXY). Or fetch "
         f"{urls[0] if urls else 'the file'} on another machine and run "
         "`bgone models import FILE`."
         + (f" The {_mb(kept)} downloaded so far are kept; the next try resumes from there."
            if kept else ""),
     )
+    error.reasons = failures  # one clause per address, for callers that combine sources
+    raise error
 
 
 def _sleep(seconds: float, cancel: Any) -> None:

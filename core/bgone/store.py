@@ -161,6 +161,11 @@ def _combined(spec: ModelSpec, failures: list[BgoneError]) -> BgoneError:
         return failures[0]
     first = failures[0]
     cls = ChecksumMismatch if all(isinstance(f, ChecksumMismatch) for f in failures) else DownloadError
+    reasons = [getattr(f, "reasons", None) for f in failures]
+    if all(reasons):  # one sentence naming the model and each host's answer
+        clauses = [c for r in reasons for c in r]
+        return cls(f"Could not download the {spec.name} model: " + "; ".join(clauses) + ".",
+                   first.hint)
     return cls(" / ".join(f.message for f in failures), first.hint)
 
 
