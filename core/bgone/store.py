@@ -223,7 +223,7 @@ def import_file(name: str, file: Path, like: str | None = None) -> ModelSpec:
     return spec
 
 
-_FLOATS = {"tensor(float)": "float32", "tensor(float16)": "float16"}
+_FLOATS = frozenset({"tensor(float)", "tensor(float16)"})  # what forward() can feed
 
 
 def _dim(d: Any) -> int | None:
@@ -308,7 +308,8 @@ def _check_onnx(file: Path, recipe: ModelSpec) -> None:
             f"bgone needs one float32/float16 input of shape (1, {len(recipe.mean)}, {h}, {w}) "
             "(height and width may be dynamic) and a first output that is a mask "
             "(1, 1, height, width). Export the model that way, or pick a --like model whose "
-            f"recipe matches it (these take {w}x{h}: {', '.join(same)}).",
+            "recipe matches it"
+            + (f" (these take {w}x{h}: {', '.join(same)})." if same else "."),
         )
 
 
