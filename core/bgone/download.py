@@ -58,10 +58,6 @@ class _NextUrl(Exception):
     """This URL cannot serve the file: go to the next mirror."""
 
 
-class _TooBig(_NextUrl):
-    """The server sends more than the file can be: what it sent is junk, not a resumable part."""
-
-
 def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
@@ -170,8 +166,8 @@ def _fetch(url: str, part: Path, opts: _Opts, progress: ByteProgress | None, can
         _copy_body(resp, part, mode, have, stop, total, opts, progress, cancel)
         done = part.stat().st_size
         if size is None and limit is not None and done > limit:
-            part.unlink()
-            raise _TooBig(f"{host} sent more than {_mb(limit)}, more than the file can be")
+            part.unlink()  # junk, not a part to resume from
+            raise _NextUrl(f"{host} sent more than {_mb(limit)}, more than the file can be")
         if total is not None and done < total:
             raise _Retry(f"the connection to {host} closed after {done} of {total} bytes")
 
