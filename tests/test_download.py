@@ -290,3 +290,29 @@ def test_disk_full_during_the_transfer_is_a_message(server, tmp_path):
         dl.download([url], dest, SHA, len(BODY))
     assert e.value.kind == "disk_full" and str(tmp_path) in e.value.message
     assert not dest.exists()
+
+
+def test_removed_lock_files_still_exclude(tmp_path):
+    """Lock files are deleted on release; a waiter left holding the deleted file must notice
+    and lock the new one, or two holders would write the same .part."""
+    from bgone.filelock import FileLock
+
+    path = tmp_path / "m.lock"
+    inside, overlaps = [0], []
+
+    def worker() -> None:
+        for _ in range(15):
+            with FileLock(path, poll=0.001, remove=True):
+                inside[0] += 1
+                if inside[0] != 1:
+                    overlaps.append(inside[0])
+                time.sleep(0.0005)
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads)
+    assert overlaps == [] and not path.exists()
