@@ -149,10 +149,14 @@ def test_cancel_keeps_the_part_for_later(server, tmp_path):
         if done > 100_000:
             ev.set()
 
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled) as e:
         dl.download([url], dest, SHA, len(BODY), progress=progress, cancel=ev)
     assert not dest.exists()
     assert dl.part_path(dest).stat().st_size > 100_000
+    assert "downloaded so far are kept" in e.value.message
+    with pytest.raises(Cancelled) as e:  # cancelled before a byte came: no word about a part
+        dl.download([url], tmp_path / "other", SHA, len(BODY), cancel=ev)
+    assert e.value.message == "Download cancelled." and _files(tmp_path) == ["m.part"]
 
 
 def test_concurrent_processes_do_not_corrupt_each_other(server, tmp_path):

@@ -82,7 +82,7 @@ def _mb(n: float) -> str:
 
 def _check_cancel(cancel: Any) -> None:
     if cancel is not None and cancel.is_set():
-        raise Cancelled("Download cancelled; it will resume where it stopped next time.")
+        raise Cancelled("Download cancelled.")
 
 
 def _no_space(folder: Path, what: str, need: int | None, have: int) -> DownloadError:
@@ -352,6 +352,12 @@ def download(
                         break
                     os.replace(part, dest)
                     return dest
+    except Cancelled as e:
+        kept = part.stat().st_size if part.exists() else 0
+        if kept:  # say it only when it is true
+            raise Cancelled(f"{e.message.rstrip('.')}; the {_mb(kept)} downloaded so far are "
+                            "kept, and the next try resumes from there.") from None
+        raise
     finally:
         if own_session:
             session.close()
