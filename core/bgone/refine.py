@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from .errors import BgoneError, Cancelled
+from .grid import TileSampler, box_mean, resize_f32, work_size
 from .trimap import band_radius, make_trimap
-from .upsample import TileSampler, box_mean, guided_coefficients, resize_f32, work_size
+from .upsample import guided_coefficients
 
 
 @dataclass(frozen=True)

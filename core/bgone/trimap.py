@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .upsample import box_mean
+from .grid import box_mean
 
 NET_SIZE = 320  # the segmentation net's input side; its cells set the positional uncertainty
 LO, HI = 0.04, 0.96  # rembg's 10/240 on a 0..255 mask: outside (LO, HI) the net has decided
