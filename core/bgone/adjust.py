@@ -77,6 +77,25 @@ def feather_mask(mask: np.ndarray, px: float) -> np.ndarray:
     return np.clip(a + 0.5, 0, 255).astype(np.uint8)
 
 
+def check_adjust(
+    feather: float = 0,
+    contrast: float = 0,
+    threshold: int = LEVEL,
+    min_island: int = 0,
+    min_hole: int = 0,
+) -> None:
+    """Raise a BgoneError naming the first setting out of range (front ends call it first)."""
+    checks = (
+        (feather >= 0, "feather must be 0 or more"),
+        (0 <= contrast <= 100, "contrast must be between 0 and 100"),
+        (0 < threshold <= 255, "threshold must be between 1 and 255"),
+        (min_island >= 0 and min_hole >= 0, "island and hole areas must be 0 or more"),
+    )
+    for ok, text in checks:
+        if not ok:
+            raise BgoneError(f"Cannot adjust the mask: {text}.", kind="bad_argument")
+
+
 def adjust_mask(
     mask: np.ndarray,
     grow: int = 0,
@@ -94,19 +113,18 @@ def adjust_mask(
         raise BgoneError(
             f"The mask must be an 8-bit HxW array, got {m.dtype} {m.shape}.", kind="bad_argument"
         )
-    checks = (
-        (feather >= 0, "feather must be 0 or more"),
-        (0 <= contrast <= 100, "contrast must be between 0 and 100"),
-        (0 < threshold <= 255, "threshold must be between 1 and 255"),
-        (min_island >= 0 and min_hole >= 0, "island and hole areas must be 0 or more"),
-    )
-    for ok, text in checks:
-        if not ok:
-            raise BgoneError(f"Cannot adjust the mask: {text}.", kind="bad_argument")
+    check_adjust(feather, contrast, threshold, min_island, min_hole)
     out = remove_small(m, min_island, min_hole)
     out = grow_mask(out, grow)
     out = contrast_mask(out, contrast, threshold)
     return feather_mask(out, feather)
 
 
-__all__ = ["adjust_mask", "remove_small", "grow_mask", "contrast_mask", "feather_mask"]
+__all__ = [
+    "adjust_mask",
+    "check_adjust",
+    "remove_small",
+    "grow_mask",
+    "contrast_mask",
+    "feather_mask",
+]

@@ -43,6 +43,16 @@ def default_band(shape: tuple[int, int]) -> int:
     return max(MIN_BAND, round(BAND * max(shape)))
 
 
+def check_band(band: int | None) -> None:
+    """A band must be a whole number of pixels, at least 1 (None: the automatic default)."""
+    if band is not None and (not isinstance(band, int | np.integer) or band < 1):
+        raise BgoneError(
+            f"The band must be a whole number of pixels, at least 1; got {band!r}.",
+            "Leave it out for the automatic width (1 % of the image's long side).",
+            kind="bad_argument",
+        )
+
+
 def edge_trimap(band: int, region_s: Callable[[tuple[int, int]], np.ndarray] | None = None):
     """A refine.Trimapper for a mask that no net made: no smoothing, sure regions eroded by half
     the band (in working px). With a region, every pixel outside it is known at its own value."""
@@ -139,10 +149,9 @@ def refine_mask(
         inside = r8 >= 128
         if not inside.any():
             return m8.copy()
+    check_band(band)
     if band is None:
         band = default_band(shape)
-    if band < 1:
-        raise BgoneError(f"The band must be at least 1 px, got {band}.", kind="bad_argument")
 
     def region_s(small: tuple[int, int]) -> np.ndarray:
         return resize_f32(inside.astype(np.float32), (small[1], small[0])) > 0
@@ -164,4 +173,4 @@ def refine_mask(
     return out8
 
 
-__all__ = ["refine_mask", "default_band", "edge_trimap", "colour_trust", "BAND"]
+__all__ = ["refine_mask", "check_band", "default_band", "edge_trimap", "colour_trust", "BAND"]
