@@ -95,6 +95,14 @@ def test_adjust_mask_runs_the_steps_in_order_and_leaves_the_input():
     assert np.array_equal(adjust_mask(m), m)
 
 
+def test_a_region_limits_the_change():
+    m = blobs()
+    region = np.zeros(m.shape, bool)
+    region[:, :20] = True
+    out = adjust_mask(m, grow=3, feather=4, region=region)
+    assert np.array_equal(out[:, 20:], m[:, 20:]) and (out[:, :20] != m[:, :20]).any()
+
+
 @pytest.mark.parametrize(
     "kw, text",
     [

@@ -104,10 +104,12 @@ def adjust_mask(
     threshold: int = LEVEL,
     min_island: int = 0,
     min_hole: int = 0,
+    region: np.ndarray | None = None,
 ) -> np.ndarray:
     """The adjusted mask (uint8 HxW). grow: px, negative shrinks; feather: edge width in px;
     contrast: 0..100 toward a hard edge at `threshold` (0..255); min_island / min_hole: areas
-    in px below which foreground specks are removed and background holes filled."""
+    in px below which foreground specks are removed and background holes filled. region:
+    (H,W) bool, where given only its pixels change (a host's selection)."""
     m = np.asarray(mask)
     if m.ndim != 2 or m.dtype != np.uint8:
         raise BgoneError(
@@ -117,7 +119,13 @@ def adjust_mask(
     out = remove_small(m, min_island, min_hole)
     out = grow_mask(out, grow)
     out = contrast_mask(out, contrast, threshold)
-    return feather_mask(out, feather)
+    out = feather_mask(out, feather)
+    if region is not None:
+        keep = ~np.asarray(region, dtype=bool)
+        if keep.shape != m.shape:
+            raise BgoneError("The region must have the mask's size.", kind="bad_argument")
+        out[keep] = m[keep]
+    return out
 
 
 __all__ = [

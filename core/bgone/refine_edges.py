@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import BgoneError
 from .grid import box_mean, resize_f32
+from .imageio import ImageLike, load_rgba
 from .refine import refine_alpha
 from .trimap import HI, LO, make_trimap
 
@@ -121,7 +122,7 @@ def _as_mask(mask: Any, shape: tuple[int, int] | None, what: str) -> np.ndarray:
 
 
 def refine_mask(
-    image: Any,
+    image: ImageLike,
     mask: Any,
     region: Any = None,
     band: int | None = None,
@@ -131,16 +132,12 @@ def refine_mask(
 ) -> np.ndarray:
     """The mask (uint8 HxW) with its edges re-estimated by matting against the image.
 
-    image: (H,W,3|4) uint8. mask: (H,W) uint8 0..255 (or float 0..1, or bool). region: optional
-    (H,W) bool / uint8 (>= 128 inside): only its pixels may change. band: width in px of the
-    unknown band around hard edges (default 1 % of the long side).
+    image: a path, PIL image or (H,W,3|4) array. mask: (H,W) uint8 0..255 (or float 0..1, bool,
+    or an L image). region: optional (H,W) bool / uint8 (>= 128 inside): only its pixels may
+    change. band: width in px of the unknown band around hard edges (default 1 % of the long
+    side). level: the working resolution of the solve, as `--refine` ("fast" or "best").
     """
-    rgb = np.asarray(image)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=2)
-    if rgb.ndim != 3 or rgb.shape[2] < 3:
-        raise BgoneError(f"The image must be HxWx3, got shape {rgb.shape}.", kind="bad_argument")
-    rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    rgb, _ = load_rgba(image)
     shape = rgb.shape[:2]
     m8 = _as_mask(mask, shape, "mask")
     inside = None
