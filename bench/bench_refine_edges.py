@@ -72,24 +72,27 @@ def start_b(rgb: np.ndarray, key: str, spec, model: Path) -> np.ndarray:
     return upsample_alpha_u8(low, rgb, preprocess.as_image(rgb))
 
 
-def crop_box(start: np.ndarray, refined: np.ndarray, side: int = 600) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1): the side x side window where the refine changed the mask most."""
+def crop_box(start: np.ndarray, gt: np.ndarray, side: int = 600) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the side x side window where the starting mask is furthest from the
+    truth (where a refine has the most to do)."""
     from bgone.grid import box_mean
 
     h, w = start.shape
     side = min(side, h, w)
-    change = box_mean(np.abs(refined.astype(np.float32) - start)[::8, ::8], max(1, side // 16))
+    change = box_mean(np.abs(start / np.float32(255) - gt)[::8, ::8], max(1, side // 16))
     y, x = np.unravel_index(int(np.argmax(change)), change.shape)
     y0 = int(np.clip(y * 8 - side // 2, 0, h - side))
     x0 = int(np.clip(x * 8 - side // 2, 0, w - side))
     return y0, y0 + side, x0, x0 + side
 
 
-def write_crops(path: Path, rgb: np.ndarray, start: np.ndarray, refined: np.ndarray) -> None:
+def write_crops(
+    path: Path, rgb: np.ndarray, start: np.ndarray, refined: np.ndarray, gt: np.ndarray
+) -> None:
     """input | starting mask | refined mask | decontaminated cutout on red."""
     from bgone.pipeline import cutout
 
-    y0, y1, x0, x1 = crop_box(start, refined)
+    y0, y1, x0, x1 = crop_box(start, gt)
     rgb_c, s_c, r_c = rgb[y0:y1, x0:x1], start[y0:y1, x0:x1], refined[y0:y1, x0:x1]
     cut = cutout(rgb_c, r_c).astype(np.float32)
     a = cut[..., 3:4] / 255.0
@@ -130,7 +133,7 @@ def eval_tables(args) -> None:
                 {"label": label, "name": e["name"], "before": r0, "after": r1, "time": dt}
             )
             if label in CROPS:
-                write_crops(OUT / f"edges_{CROPS[label]}_{key}_start-{s}.png", rgb, m0, out)
+                write_crops(OUT / f"edges_{CROPS[label]}_{key}_start-{s}.png", rgb, m0, out, gt)
     for s, title in (("a", "truth thresholded at 0.5"), ("b", "bgone --refine none (u2netp)")):
         print_table(rows[s], f"({s}) start: {title}")
     print_targets(rows)

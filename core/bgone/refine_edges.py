@@ -36,6 +36,7 @@ SEPARATE_LO, SEPARATE_HI = 0.06, 0.16
 # inside a mesh or a glass.
 SUPPORT_LO, SUPPORT_HI = 0.02, 0.08
 SUPPORT_R = 4  # the support window's radius, in bands
+CONTEXT = 32  # px of image kept around a region beyond the support window: the solve's context
 DEFAULT_LEVEL = "best"
 
 
@@ -149,6 +150,29 @@ def refine_mask(
     check_band(band)
     if band is None:
         band = default_band(shape)
+    if inside is None:
+        return _refine(rgb, m8, None, band, level, progress, cancel)
+    # only the region's neighbourhood is worked on: cost and memory follow the region's size
+    ys, xs = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+    c = SUPPORT_R * band + CONTEXT
+    y0, y1 = max(0, ys[0] - c), min(shape[0], ys[-1] + 1 + c)
+    x0, x1 = max(0, xs[0] - c), min(shape[1], xs[-1] + 1 + c)
+    crop = (slice(y0, y1), slice(x0, x1))
+    out8 = m8.copy()
+    out8[crop] = _refine(rgb[crop], m8[crop], inside[crop], band, level, progress, cancel)
+    return out8
+
+
+def _refine(
+    rgb: np.ndarray,
+    m8: np.ndarray,
+    inside: np.ndarray | None,
+    band: int,
+    level: str,
+    progress: Callable[[str, float], None] | None,
+    cancel: Any,
+) -> np.ndarray:
+    """refine_mask on arrays already checked; pixels outside `inside` are returned as given."""
 
     def region_s(small: tuple[int, int]) -> np.ndarray:
         return resize_f32(inside.astype(np.float32), (small[1], small[0])) > 0
@@ -156,7 +180,7 @@ def refine_mask(
     trimap = edge_trimap(band, region_s if inside is not None else None)
 
     def trust(img_s: np.ndarray, tri: np.ndarray) -> np.ndarray:
-        radius = max(2, round(band * tri.shape[0] / shape[0]))
+        radius = max(2, round(band * tri.shape[0] / m8.shape[0]))
         return colour_trust(img_s, tri, radius)
 
     alpha = m8.astype(np.float32) * np.float32(1 / 255)
