@@ -133,3 +133,20 @@ def test_bad_arguments():
 def test_default_band_scales_with_the_image():
     assert default_band((100, 100)) == 4
     assert default_band((3000, 4000)) == 40
+
+
+def test_progress_and_cancel():
+    import threading
+
+    from bgone.errors import Cancelled
+
+    rgb, gt = hairy_scene(120, 160)
+    hard = np.where(gt >= 0.5, 255, 0).astype(np.uint8)
+    seen = []
+    refine_mask(rgb, hard, progress=lambda stage, f: seen.append((stage, f)))
+    assert seen[0] == ("refine", 0.0) and seen[-1] == ("refine", 1.0)
+    assert all(a[1] <= b[1] for a, b in zip(seen, seen[1:], strict=False))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        refine_mask(rgb, hard, cancel=cancel)
