@@ -42,6 +42,14 @@ def test_shrink_by_n_is_exact(n):
     assert np.array_equal(out[want], m[want])
 
 
+@pytest.mark.parametrize("n", [-4, 3, 9])
+def test_tiles_agree_with_one_distance_transform(n):
+    rng = np.random.default_rng(3)
+    m = np.where(rng.random((70, 90)) < 0.03, 255, 0).astype(np.uint8)
+    m[20:50, 30:70] = 255
+    assert np.array_equal(grow_mask(m, n, tile=16), grow_mask(m, n, tile=1000))
+
+
 def test_a_single_pixel_grows_into_a_disc():
     m = np.zeros((21, 21), np.uint8)
     m[10, 10] = 255

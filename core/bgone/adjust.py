@@ -38,20 +38,36 @@ def remove_small(mask: np.ndarray, min_island: int = 0, min_hole: int = 0) -> np
     return out
 
 
-def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
+def grow_mask(mask: np.ndarray, px: int, tile: int = 512) -> np.ndarray:
     """Move the 50 % contour out (px > 0) or in (px < 0) by |px| pixels, Euclidean: every pixel
-    within |px| of the other side is set to 255 (grow) or 0 (shrink); the rest keep their value."""
+    within |px| of the other side is set to 255 (grow) or 0 (shrink); the rest keep their value.
+
+    Tile by tile, each with |px| of context (a source pixel within |px| lies inside it, so the
+    threshold is exact); tiles all on one side cost one check, not a distance transform."""
     if px == 0:
         return mask.copy()
     from scipy import ndimage
 
     inside = mask >= LEVEL
     source = inside if px > 0 else ~inside
-    if not source.any() or source.all():
-        return mask.copy()
-    dist = ndimage.distance_transform_edt(~source)  # distance to the side that spreads
+    value, n = (255 if px > 0 else 0), abs(px)
     out = mask.copy()
-    out[dist <= abs(px)] = 255 if px > 0 else 0
+    if not source.any():
+        return out
+    H, W = mask.shape
+    for y0 in range(0, H, tile):
+        for x0 in range(0, W, tile):
+            y1, x1 = min(H, y0 + tile), min(W, x0 + tile)
+            cy0, cx0 = max(0, y0 - n), max(0, x0 - n)
+            src = source[cy0 : min(H, y1 + n), cx0 : min(W, x1 + n)]
+            if not src.any():
+                continue
+            core = (slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0))
+            if src[core].all():
+                out[y0:y1, x0:x1] = value
+                continue
+            near = ndimage.distance_transform_edt(~src)[core] <= n
+            out[y0:y1, x0:x1][near] = value
     return out
 
 
