@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import BgoneError
-from .grid import box_mean
 
 LEVEL = 128  # a pixel at or above this is "in" for grow/shrink, islands and holes
-FEATHER_PASSES = 3  # box passes: close to a Gaussian, O(1) per pixel whatever the radius
+# A Gaussian's ramp from 1 to 254 of 255 spans about 5.2 sigma (measured with Pillow's blur)
+FEATHER_SIGMAS = 5.2
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -83,14 +83,14 @@ def contrast_mask(mask: np.ndarray, amount: float, threshold: int = LEVEL) -> np
 
 
 def feather_mask(mask: np.ndarray, px: float) -> np.ndarray:
-    """Blur the mask so a hard edge ramps over about `px` pixels (three box passes, ~Gaussian)."""
-    r = int(round(px / (2 * FEATHER_PASSES)))
-    if r <= 0:
+    """Blur the mask so a hard edge ramps over about `px` pixels (Pillow's Gaussian, three box
+    passes in C: a third of the time of numpy box means at 12 MP)."""
+    if px < 1:
         return mask.copy()
-    a = mask.astype(np.float32)
-    for _ in range(FEATHER_PASSES):
-        a = box_mean(a, r)
-    return np.clip(a + 0.5, 0, 255).astype(np.uint8)
+    from PIL import Image, ImageFilter
+
+    blurred = Image.fromarray(mask, "L").filter(ImageFilter.GaussianBlur(px / FEATHER_SIGMAS))
+    return np.asarray(blurred).copy()
 
 
 def check_adjust(
