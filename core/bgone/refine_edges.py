@@ -5,10 +5,11 @@ get an unknown band of `band` pixels, soft edges keep their own soft ramp as unk
 is matted by the same tiled closed-form solve as `--refine best` (refine.refine_alpha, with this
 module's trimap), at the same bounded working resolution, so the same memory bounds hold.
 
-Do no harm: closed-form matting assumes the subject's and the background's colours differ near
-the edge. Where they do not (white on white, glass, a silver mesh on grey) the solve invents
-structure, so the matte is only blended in as far as the local foreground and background
-colours are apart (`trust`). Outside a given region every pixel is returned bit for bit.
+Do no harm: closed-form matting needs the subject's and the background's colours to differ near
+the edge, and sure pixels of both within reach. Where the colours meet (white on white) or the
+mask is all edges with no sure side near (a mesh, a glass: see-through subjects) the solve
+invents structure, so the matte is blended in only as far as both hold (`colour_trust`).
+Outside a given region every pixel is returned bit for bit.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ MIN_BAND = 4  # px: narrower cannot hold a transition and both of its sides
 # Colour distance (0..1 RGB, Euclidean / sqrt(3)) between the local sure-foreground and
 # sure-background means below which the matte is not trusted at all, and above which fully.
 SEPARATE_LO, SEPARATE_HI = 0.06, 0.16
-# Share of sure-fg and of sure-bg pixels within one band of a pixel below which the matte has too
+# Share of sure-fg and of sure-bg pixels within SUPPORT_R bands below which the matte has too
 # little to go on (a mesh or a glass whose mask is all edges), and above which it is trusted.
 # Measured on the eval set from a thresholded truth: a window of one band kills the gain on fur
 # (whose thresholded fringe is all edges too); four bands still sees sure pixels past fur, not
