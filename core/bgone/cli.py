@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     mi.add_argument("--like", metavar="KNOWN_MODEL", help="register a custom ONNX export with this model's recipe")
     mr = ms.add_parser("remove", help="delete a model file from the cache")
     mr.add_argument("name")
+
+    from .cli_edit import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -252,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="bgone: %(message)s")
     try:
+        if args.cmd in ("refine", "adjust"):
+            from . import cli_edit
+
+            return cli_edit.run(args)
         return cmd_remove(args) if args.cmd == "remove" else cmd_models(args)
     except BgoneError as e:
         print(f"bgone: {e.message}", file=sys.stderr)
