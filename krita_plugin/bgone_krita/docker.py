@@ -8,58 +8,49 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from krita import DockWidget, Krita
-from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import (
+
+from bgone_client import choices
+
+from . import settings
+from .qt import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    Qt,
     QVBoxLayout,
     QWidget,
 )
-
-from . import settings
 from .settings import Options
-from .texts import licence_warning, model_label
 
 DOCKER_ID = "bgone_docker"
 DOCKER_TITLE = "Remove Background"
-REFINE_LABELS = (
-    ("none", "None (fastest)"),
-    ("fast", "Fast (good edges)"),
-    ("best", "Best (hair and fur, slower)"),
-)
-OUTPUT_LABELS = (
-    ("mask", "Transparency mask"),
-    ("selection", "Selection"),
-    ("layer", "New layer with the cutout"),
-)
 
 
 class BgoneDocker(DockWidget):
-    def __init__(self) -> None:
+    def __init__(self, controller: Any) -> None:
         super().__init__()
-        from . import CONTROLLER
-
-        self.controller = CONTROLLER
+        self.controller = controller
         self.models: list[dict] = []
         self.setWindowTitle(DOCKER_TITLE)
         root = QWidget(self)
         layout = QVBoxLayout(root)
         form = QFormLayout()
         self.model_box = QComboBox(root)
-        self.model_box.addItem("Default model (loading list…)", "")
+        self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
         self.licence = QLabel("", root)
         self.licence.setWordWrap(True)
         self.licence.setStyleSheet("color: #d08000;")
         self.refine_box = QComboBox(root)
-        for key, label in REFINE_LABELS:
+        for key, label, help_text in choices.REFINE_CHOICES:
             self.refine_box.addItem(label, key)
+            self.refine_box.setItemData(self.refine_box.count() - 1, help_text, Qt.ItemDataRole.ToolTipRole)
         self.output_box = QComboBox(root)
-        for key, label in OUTPUT_LABELS:
+        for key, label, help_text in choices.OUTPUT_CHOICES:
             self.output_box.addItem(label, key)
+            self.output_box.setItemData(self.output_box.count() - 1, help_text, Qt.ItemDataRole.ToolTipRole)
         form.addRow("Model", self.model_box)
         form.addRow("", self.licence)
         form.addRow("Edges", self.refine_box)
@@ -78,7 +69,7 @@ class BgoneDocker(DockWidget):
         layout.addLayout(row)
         self.status = QLabel("Select a layer and press Remove background.", root)
         self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)  # users can copy the error
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # users can copy the error
         layout.addWidget(self.status)
         layout.addStretch(1)
         self.setWidget(root)
@@ -121,7 +112,7 @@ class BgoneDocker(DockWidget):
     def on_choice(self, _index: int = 0) -> None:
         settings.save_options(Krita.instance(), self.options())
         info = next((m for m in self.models if m.get("name") == self.model_box.currentData()), None)
-        self.licence.setText(licence_warning(info))
+        self.licence.setText(choices.licence_warning(info))
 
     def on_models(self, models: Optional[list], error: Optional[str]) -> None:
         if error:
@@ -131,10 +122,10 @@ class BgoneDocker(DockWidget):
         self.models = models or []
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        self.model_box.addItem("Default (best installed model)", "")
+        self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
         for info in self.models:
-            self.model_box.addItem(model_label(info), info.get("name"))
-        self._select(self.model_box, self._saved_model)
+            self.model_box.addItem(choices.model_label(info), info.get("name"))
+        self._select(self.model_box, choices.pick_model(self.models, self._saved_model))
         self.model_box.blockSignals(False)
         self.on_choice()
 
