@@ -117,22 +117,21 @@ class PipeProcess:
                 self.popen.wait(graceful)
             except subprocess.TimeoutExpired:
                 pass
-        if self.popen.poll() is None:
-            try:
-                self.popen.terminate()
-                self.popen.wait(1.0)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        if self.popen.poll() is None:
-            try:
-                self.popen.kill()
-                self.popen.wait(5.0)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+        for end, wait in ((self.popen.terminate, 1.0), (self.popen.kill, 5.0)):
+            if self.popen.poll() is None:
+                try:
+                    end()
+                    self.popen.wait(wait)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
         self.outbox.put(None)
-        for stream in (self.popen.stdout, self.popen.stderr):
+        self._release((self.popen.stdout, self.popen.stderr))
+
+    def _release(self, closables: tuple) -> None:
+        """Close the streams (any may be closed already) and let the threads finish."""
+        for f in closables:
             try:
-                stream.close()
+                f.close()
             except (OSError, ValueError):
                 pass
         for t in self._threads:
@@ -270,11 +269,4 @@ class SocketProcess(PipeProcess):
             self.sock.shutdown(self._socket_module.SHUT_RDWR)
         except OSError:
             pass
-        for f in (self._rfile, self._wfile, self.sock):
-            try:
-                f.close()
-            except (OSError, ValueError):
-                pass
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(1.0)
+        self._release((self._rfile, self._wfile, self.sock))

@@ -7,26 +7,23 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from bgone_client import choices
 from krita import DockWidget, Krita
 
-from bgone_client import choices
-
-from . import settings
-from .qt import (
-    QComboBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    Qt,
-    QVBoxLayout,
-    QWidget,
-)
+from . import qt, settings
 from .settings import Options
 
 DOCKER_ID = "bgone_docker"
 DOCKER_TITLE = "Remove Background"
+
+
+def _choice_box(parent: Any, items: tuple) -> Any:
+    """A combo box of (id, label, help text) choices: the id as data, the help as tooltip."""
+    box = qt.QComboBox(parent)
+    for key, label, help_text in items:
+        box.addItem(label, key)
+        box.setItemData(box.count() - 1, help_text, qt.Qt.ItemDataRole.ToolTipRole)
+    return box
 
 
 class BgoneDocker(DockWidget):
@@ -35,41 +32,35 @@ class BgoneDocker(DockWidget):
         self.controller = controller
         self.models: list[dict] = []
         self.setWindowTitle(DOCKER_TITLE)
-        root = QWidget(self)
-        layout = QVBoxLayout(root)
-        form = QFormLayout()
-        self.model_box = QComboBox(root)
+        root = qt.QWidget(self)
+        layout = qt.QVBoxLayout(root)
+        form = qt.QFormLayout()
+        self.model_box = qt.QComboBox(root)
         self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
-        self.licence = QLabel("", root)
+        self.licence = qt.QLabel("", root)
         self.licence.setWordWrap(True)
         self.licence.setStyleSheet("color: #d08000;")
-        self.refine_box = QComboBox(root)
-        for key, label, help_text in choices.REFINE_CHOICES:
-            self.refine_box.addItem(label, key)
-            self.refine_box.setItemData(self.refine_box.count() - 1, help_text, Qt.ItemDataRole.ToolTipRole)
-        self.output_box = QComboBox(root)
-        for key, label, help_text in choices.OUTPUT_CHOICES:
-            self.output_box.addItem(label, key)
-            self.output_box.setItemData(self.output_box.count() - 1, help_text, Qt.ItemDataRole.ToolTipRole)
+        self.refine_box = _choice_box(root, choices.REFINE_CHOICES)
+        self.output_box = _choice_box(root, choices.OUTPUT_CHOICES)
         form.addRow("Model", self.model_box)
         form.addRow("", self.licence)
         form.addRow("Edges", self.refine_box)
         form.addRow("Output", self.output_box)
         layout.addLayout(form)
-        self.run_button = QPushButton("Remove background", root)
+        self.run_button = qt.QPushButton("Remove background", root)
         layout.addWidget(self.run_button)
-        row = QHBoxLayout()
-        self.progress = QProgressBar(root)
+        row = qt.QHBoxLayout()
+        self.progress = qt.QProgressBar(root)
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.cancel_button = QPushButton("Cancel", root)
+        self.cancel_button = qt.QPushButton("Cancel", root)
         self.cancel_button.setEnabled(False)
         row.addWidget(self.progress)
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
-        self.status = QLabel("Select a layer and press Remove background.", root)
+        self.status = qt.QLabel("Select a layer and press Remove background.", root)
         self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # users can copy the error
+        self.status.setTextInteractionFlags(qt.Qt.TextInteractionFlag.TextSelectableByMouse)  # users can copy the error
         layout.addWidget(self.status)
         layout.addStretch(1)
         self.setWidget(root)
@@ -100,7 +91,7 @@ class BgoneDocker(DockWidget):
         self._saved_model = saved.model or ""
 
     @staticmethod
-    def _select(box: QComboBox, key: str) -> None:
+    def _select(box: qt.QComboBox, key: str) -> None:
         index = box.findData(key)
         if index >= 0:
             box.setCurrentIndex(index)

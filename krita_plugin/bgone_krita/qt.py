@@ -5,6 +5,8 @@ which both bindings accept."""
 
 from __future__ import annotations
 
+import importlib
+
 from krita import Krita
 
 
@@ -17,36 +19,11 @@ def qt_major(krita_version: str) -> int:
 
 
 QT_MAJOR = qt_major(Krita.instance().version())
+_core, _gui, _widgets = (importlib.import_module(f"PyQt{QT_MAJOR}.{part}")
+                         for part in ("QtCore", "QtGui", "QtWidgets"))  # fmt: skip
 
-if QT_MAJOR >= 6:
-    from PyQt6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
-    from PyQt6.QtGui import QIcon
-    from PyQt6.QtWidgets import (
-        QComboBox,
-        QFormLayout,
-        QHBoxLayout,
-        QLabel,
-        QProgressBar,
-        QPushButton,
-        QVBoxLayout,
-        QWidget,
-    )
-else:
-    from PyQt5.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
-    from PyQt5.QtGui import QIcon
-    from PyQt5.QtWidgets import (
-        QComboBox,
-        QFormLayout,
-        QHBoxLayout,
-        QLabel,
-        QProgressBar,
-        QPushButton,
-        QVBoxLayout,
-        QWidget,
-    )
-
-__all__ = [
-    "QT_MAJOR", "QComboBox", "QCoreApplication", "QEventLoop", "QFormLayout", "QHBoxLayout",
-    "QIcon", "QLabel", "QProgressBar", "QPushButton", "QTimer", "QVBoxLayout", "QWidget", "Qt",
-    "qt_major",
-]  # fmt: skip
+Qt, QTimer, QEventLoop, QCoreApplication = _core.Qt, _core.QTimer, _core.QEventLoop, _core.QCoreApplication
+QIcon = _gui.QIcon
+QWidget, QLabel, QComboBox, QPushButton = _widgets.QWidget, _widgets.QLabel, _widgets.QComboBox, _widgets.QPushButton
+QProgressBar, QFormLayout = _widgets.QProgressBar, _widgets.QFormLayout
+QHBoxLayout, QVBoxLayout = _widgets.QHBoxLayout, _widgets.QVBoxLayout
