@@ -662,3 +662,76 @@ def test_a_stuck_persistent_worker_is_killed_on_cancel(patched_python, runtime_d
     new = w.pid
     w.close()
     _kill(new)
+
+
+# -- the persistent worker and clients that vanish or stall -----------------------------------
+
+
+def _daemon(python: Path) -> tuple[str, int]:
+    """A running persistent worker for ``python``: (its socket address, its pid)."""
+    w = Worker(str(python), persistent=True)
+    w.start()
+    pid = w.pid
+    w.close()
+    return transport.persistent_address(str(python)), pid
+
+
+def _raw(address: str, served: bool = False):
+    """A bare connection; with ``served``, one the daemon greeted (not turned away as busy)."""
+    import socket
+
+    for _ in range(50):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(address)
+        if not served or b'"hello"' in s.makefile("rb").readline():
+            return s
+        s.close()
+        time.sleep(0.1)
+    raise AssertionError("the daemon never became free")
+
+
+def test_the_daemon_survives_a_client_gone_with_its_reply_unsent(patched_python, runtime_dir):
+    address, pid = _daemon(patched_python)
+    for _ in range(3):  # the plug-in process killed mid-request, three times
+        s = _raw(address, served=True)
+        s.sendall(client.framing.encode_message(
+            {"type": "remove", "id": 1, "width": 256, "height": 256, "stride": 1024},
+            image(256, 256)))  # fmt: skip
+        s.close()
+        time.sleep(0.3)  # the daemon computes and writes to nobody
+    w = Worker(str(patched_python), persistent=True)
+    data = image(8, 8)
+    assert w.remove(data, 8, 8) == red(data)
+    assert w.pid == pid and alive(pid), "the daemon died with the client"
+    w.close()
+
+
+def test_a_client_that_hangs_up_at_once_does_not_block_the_next(patched_python, runtime_dir):
+    address, pid = _daemon(patched_python)
+    _raw(address).close()
+    time.sleep(0.3)
+    w = Worker(str(patched_python), persistent=True)
+    t0 = time.monotonic()
+    data = image(8, 8)
+    assert w.remove(data, 8, 8) == red(data)
+    assert time.monotonic() - t0 < 10 and w.pid == pid
+    w.close()
+
+
+def test_a_stalled_connection_does_not_block_other_clients(patched_python, runtime_dir, monkeypatch):
+    from bgone_client import worker as client_worker
+
+    monkeypatch.setattr(client_worker, "STARTUP_TIMEOUT", 15.0)  # fail fast where it would hang
+    address, pid = _daemon(patched_python)
+    stalled = _raw(address)
+    stalled.sendall(b'{"type":"remove","id":1,"width":4')  # half a header, then nothing
+    try:
+        w = Worker(str(patched_python), persistent=True)
+        t0 = time.monotonic()
+        data = image(8, 8)
+        assert w.remove(data, 8, 8) == red(data)  # served at once, by a private worker
+        assert time.monotonic() - t0 < 10
+        assert w.pid != pid
+        w.close()
+    finally:
+        stalled.close()

@@ -125,6 +125,11 @@ class Worker:
             self._proc = proc
             try:
                 kind, msg, _ = self._next(proc, time.monotonic() + STARTUP_TIMEOUT, startup=True)
+                if isinstance(proc, SocketProcess) and msg.get("kind") == "busy":
+                    # the shared engine serves another host process: start a private one
+                    proc.stop()
+                    self._proc = proc = PipeProcess(argv, clean_env(), cwd)
+                    kind, msg, _ = self._next(proc, time.monotonic() + STARTUP_TIMEOUT, startup=True)
                 if kind != "msg" or msg.get("type") != "hello":
                     raise ClientError(
                         "protocol",
