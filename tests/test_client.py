@@ -735,3 +735,90 @@ def test_a_stalled_connection_does_not_block_other_clients(patched_python, runti
         w.close()
     finally:
         stalled.close()
+
+
+# -- hostile neighbours: the shared temp folder when XDG_RUNTIME_DIR is unset ------------------
+
+OTHER_UID = 54321  # another local user (the tests run as root, so they can play one)
+needs_root = pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
+                                reason="playing another user needs root")  # fmt: skip
+
+
+def _worker_folder(python: Path) -> Path:
+    return Path(transport.persistent_address(str(python))).parent
+
+
+@needs_root
+@pytest.mark.parametrize("planted", ["other_owner", "open_mode", "symlink"])
+def test_a_worker_folder_that_is_not_ours_is_refused(patched_python, runtime_dir, tmp_path, planted):
+    folder = _worker_folder(patched_python)
+    decoy = tmp_path / "decoy"
+    decoy.mkdir(mode=0o700)
+    if planted == "symlink":
+        folder.symlink_to(decoy)
+    else:
+        folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o777 if planted == "open_mode" else 0o700)
+        if planted == "other_owner":
+            os.chown(folder, OTHER_UID, OTHER_UID)
+    data = image(6, 6)
+    with Worker(str(patched_python), persistent=True) as w:
+        assert w.remove(data, 6, 6) == red(data)  # a private worker does the job
+        assert isinstance(w._proc, transport.PipeProcess) and not isinstance(w._proc, transport.SocketProcess)
+    assert not list(folder.glob("*")) and not list(decoy.glob("*"))  # nothing placed there
+
+
+@needs_root
+def test_the_log_is_never_written_through_a_planted_link(patched_python, runtime_dir, tmp_path):
+    folder = _worker_folder(patched_python)
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    log = Path(transport.persistent_address(str(patched_python))[: -len(".sock")] + ".log")
+    log.symlink_to(victim)
+    data = image(6, 6)
+    with Worker(str(patched_python), persistent=True) as w:
+        assert w.remove(data, 6, 6) == red(data)
+    assert victim.read_text() == "precious"
+
+
+IMPOSTOR = """
+import json, os, socket, sys
+address, victim = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(address)
+os.chmod(address, 0o777)
+os.setuid({uid})  # from here on it is another user's process
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    c.sendall(json.dumps({{"type": "hello", "protocol": {proto}, "version": "x", "pid": victim}}).encode() + b"\\n")
+    c.recv(100)
+    c.sendall(b"garbage that makes the client discard its worker\\n")
+"""
+
+
+@needs_root
+def test_another_users_listener_gets_no_pixels_and_no_kill(patched_python, runtime_dir, tmp_path):
+    import subprocess
+
+    folder = _worker_folder(patched_python)
+    folder.mkdir(mode=0o700)
+    address = transport.persistent_address(str(patched_python))
+    victim = subprocess.Popen(["sleep", "60"])
+    script = tmp_path / "impostor.py"
+    script.write_text(IMPOSTOR.format(uid=OTHER_UID, proto=client.PROTOCOL_VERSION))
+    impostor = subprocess.Popen([sys.executable, str(script), address, str(victim.pid)])
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(address) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        data = image(6, 6)
+        with Worker(str(patched_python), persistent=True) as w:
+            assert w.remove(data, 6, 6) == red(data)  # served by a private worker instead
+        assert victim.poll() is None, "the client killed a process named by a stranger's hello"
+    finally:
+        impostor.kill()
+        victim.kill()
+        impostor.wait(5)
+        victim.wait(5)

@@ -363,11 +363,15 @@ def listen(address: str, idle_timeout: float) -> int:
     """
     import socket
 
+    from bgone_client.transport import private_folder
+
     from .filelock import FileLock
 
-    folder = os.path.dirname(address)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)  # only this user may connect
+    try:
+        private_folder(os.path.dirname(address))  # only this user may connect
+    except OSError as e:
+        log.error("not listening: %s", e)
+        return 1
     lock = FileLock(Path(address + ".lock"))
     if not lock.try_acquire():
         log.info("another worker already serves %s", address)
@@ -390,9 +394,11 @@ def listen(address: str, idle_timeout: float) -> int:
                 conn, _ = srv.accept()
             except TimeoutError:
                 continue
-            if state["thread"] is not None and state["thread"].is_alive():
-                _refuse_busy(conn)
-                continue
+            if state["thread"] is not None:
+                state["thread"].join(BUSY_WAIT)  # a client that just closed is leaving
+                if state["thread"].is_alive():
+                    _refuse_busy(conn)
+                    continue
             state["thread"] = threading.Thread(target=_serve_connection, args=(conn, idle_timeout, state),
                                                name="bgone-connection", daemon=True)  # fmt: skip
             state["thread"].start()
@@ -405,6 +411,7 @@ def listen(address: str, idle_timeout: float) -> int:
 
 
 ACCEPT_POLL = 0.5  # seconds between the daemon's checks for idleness and shutdown
+BUSY_WAIT = 2.0  # seconds a new client waits for the previous one to leave before "busy"
 
 
 def _serve_connection(conn: Any, timeout: float, state: dict[str, Any]) -> None:

@@ -162,9 +162,8 @@ class Worker:
         """Drop a worker whose state is unknown (timeout, garbage, ignored cancel): kill it,
         a shared persistent one included, so the next call gets a fresh one."""
         proc, hello, self._proc, self.hello = self._proc, self.hello, None, None
-        if isinstance(proc, SocketProcess):
-            pid = hello.get("pid") if hello and proc.alive() else None
-            proc.stop(pid=pid if isinstance(pid, int) else None)
+        if isinstance(proc, SocketProcess):  # kill only a pid the kernel vouched for, never hello's
+            proc.stop(pid=proc.peer_pid if hello and proc.alive() else None)
         elif proc is not None:
             proc.stop()
 
@@ -173,9 +172,8 @@ class Worker:
         proc = self._proc
         if proc is None:
             return None
-        if proc.popen is None:
-            pid = (self.hello or {}).get("pid")
-            return pid if isinstance(pid, int) else None
+        if isinstance(proc, SocketProcess):
+            return proc.peer_pid
         return proc.popen.pid
 
     def stderr_tail(self, n: int = SHOWN_STDERR_LINES) -> list[str]:
