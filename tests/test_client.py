@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import bgone_client as client
-from bgone_client import ClientError, Worker, transport
+from bgone_client import ClientError, Worker, choices, transport
 from fakecore import FAKE_PIPELINE, REAL_WORKER, make_python
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fake workers are shebang scripts")
@@ -86,6 +86,13 @@ def test_padded_rows_and_memoryview_input(patched_python):
         rows[y * stride : y * stride + w_ * 4] = px[y * w_ * 4 : (y + 1) * w_ * 4]
     with Worker(str(patched_python)) as w:
         assert w.remove(memoryview(rows), w_, h_, stride) == red(px)
+
+
+def test_a_missing_model_reads_in_the_hosts_words(patched_python):
+    with Worker(str(patched_python)) as w, pytest.raises(ClientError) as info:
+        w.remove(image(2, 2), 2, 2, model="missing")
+    assert info.value.kind == "model_missing" and "not installed" in info.value.message
+    assert info.value.hint == choices.HOST_HINTS["model_missing"]
 
 
 def test_worker_errors_keep_their_kind_and_words(tmp_path, model_dir):

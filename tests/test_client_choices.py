@@ -53,3 +53,16 @@ def test_process_region_and_request_output():
     assert pr((0, 0, 0, 5), None) is None
     assert layerops.REQUEST_OUTPUT == {"mask": "alpha", "selection": "alpha", "layer": "rgba"}
     assert set(layerops.REQUEST_OUTPUT) == set(choices.OUTPUTS)
+
+
+def test_a_missing_model_is_explained_in_the_hosts_words():
+    for kind in ("model_missing", "download_failed"):
+        hint = choices.host_hint(kind, "Run `bgone models import u2net FILE`.")
+        assert "bgone models" not in hint and "installed model" in hint
+    assert choices.host_hint("bad_image", "Scale it down.") == "Scale it down."
+
+
+def test_a_download_shows_how_far_it_is():
+    assert choices.progress_text("download", 0.42) == "Downloading the model (needed once): 42%"
+    assert choices.progress_text("download", 1.0) == "Downloading the model (needed once)"
+    assert choices.progress_text("inference", 0.5) == "Finding the subject"

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from bgone_client.choices import stage_text
+from bgone_client.choices import progress_text
 
 from . import protocol
 from .errors import BgoneError, Cancelled
@@ -313,7 +313,7 @@ class Server:
             if stage == last["stage"] and not done and now - last["t"] < PROGRESS_INTERVAL:
                 return
             last["stage"], last["t"] = stage, now
-            self.send(protocol.progress(rid, stage, fraction, stage_text(stage)))
+            self.send(protocol.progress(rid, stage, fraction, progress_text(stage, fraction)))
 
         return report
 

@@ -31,6 +31,27 @@ STAGE_TEXTS = {
 }
 
 
+# What a plug-in's user can do about a missing model, in the host's words (the engine's own
+# hints name `bgone models ...` commands, which a GIMP or Krita user does not have at hand).
+HOST_HINTS = {
+    "model_missing": "Choose an installed model, or connect to the internet so bgone can "
+    "download this one (once).",
+    "download_failed": "Choose an installed model, or try again once the internet connection "
+    "works (bgone downloads each model once).",
+}
+
+
+def host_hint(kind: str, hint: str) -> str:
+    """The hint a plug-in shows for an engine error of this kind."""
+    return HOST_HINTS.get(kind, hint)
+
+
+def progress_text(stage: str, fraction: float) -> str:
+    """The progress line for a stage; a download also says how far it is."""
+    text = stage_text(stage)
+    return f"{text}: {fraction:.0%}" if stage == "download" and 0.0 < fraction < 1.0 else text
+
+
 def stage_text(stage: str, message: str = "") -> str:
     """The line a progress bar shows: the engine's own words, else the stage's."""
     return message or STAGE_TEXTS.get(stage, stage.replace("_", " ").capitalize() or "Working")

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .choices import host_hint
 from .errors import REINSTALL_HINT, VERSION_MISMATCH_HINT, ClientError
 from .framing import OUTPUTS, PROTOCOL_VERSION, image_problem, result_bytes
 from .locate import clean_env, locate, usable
@@ -354,10 +355,11 @@ class Worker:
                         raise
                 continue
             if mtype == "error":
+                kind = str(msg.get("kind") or "error")
                 raise ClientError(
-                    str(msg.get("kind") or "error"),
+                    kind,
                     str(msg.get("message") or "bgone's engine reported an error."),
-                    str(msg.get("hint") or ""),
+                    host_hint(kind, str(msg.get("hint") or "")),
                 )
             if mtype == expect:
                 return msg, payload

@@ -197,7 +197,7 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
         run = runs[output]
         assert run.get("state") == "done", run
         assert run["states"][0][0] == "running" and "Ctrl+Z" in run["states"][-1][2]
-        assert run["after_undo"] == run["before"], f"{output}: one Edit > Undo did not restore the image"
+        assert run["after_undo"] == run["before"], f"{output}: one Edit > Undo ({run.get('undo_text')}) did not restore the image"
     assert runs["mask"]["after_run"]["masks"] == ["transparencymask"]
     assert runs["layer"]["after_run"]["layers"][-1].endswith("(background removed)")
     assert runs["selection"]["after_run"]["selection"] is not None
@@ -569,7 +569,7 @@ def start():
                 if st != "done":
                     QTimer.singleShot(0, lambda: finish(4))
                     return
-                QTimer.singleShot(300, lambda: undo_then(step))
+                QTimer.singleShot(1000, lambda: undo_then(step))
 
         controller.listeners.append(on_state)
         docker.output_box.setCurrentIndex(docker.output_box.findData(output))
@@ -577,8 +577,11 @@ def start():
 
     @guard
     def undo_then(step):
+        doc.waitForDone()
         step["after_run"] = scene(doc, layer)
-        Krita.instance().action("edit_undo").trigger()
+        undo = Krita.instance().action("edit_undo")
+        step["undo_text"] = undo.text()  # Krita names the step it will undo
+        undo.trigger()
         doc.waitForDone()
         QTimer.singleShot(300, guard(lambda: (step.__setitem__("after_undo", scene(doc, layer)), next_step())))
 
