@@ -33,6 +33,14 @@ def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
     return img
 
 
+def photo_doc(app, w: int, h: int, depth: str = "U8"):
+    """(document, layer): an RGBA image of the given depth holding photo() in one paint layer."""
+    doc = app.createDocument(w, h, "t", "RGBA", depth, "", 72.0)
+    layer = doc.add_layer(cs=("RGBA", depth))
+    layer.fill(photo(h, w))
+    return doc, layer
+
+
 def expected_rgba8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
 

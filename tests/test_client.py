@@ -331,16 +331,23 @@ def test_crash_at_startup_is_worker_crashed_with_stderr(tmp_path):
 # -- cancel ------------------------------------------------------------------------------------
 
 
+def _cancel_once_started(w: Worker, model: str) -> tuple[ClientError, float]:
+    """A request cancelled (by its cancelled() callable) as soon as it reports progress:
+    the error and the seconds it took."""
+    started = threading.Event()
+    t0 = time.monotonic()
+    with pytest.raises(ClientError) as info:
+        w.remove(image(4, 4), 4, 4, model=model,
+                 progress=lambda s, f, m: started.set(), cancelled=started.is_set)  # fmt: skip
+    return info.value, time.monotonic() - t0
+
+
 def test_cancelled_callable_stops_a_busy_worker_which_stays_warm(patched_python):
     with Worker(str(patched_python)) as w:
         pid = w.start()["pid"]
-        started = threading.Event()
-        t0 = time.monotonic()
-        with pytest.raises(ClientError) as info:
-            w.remove(image(4, 4), 4, 4, model="slow",
-                     progress=lambda s, f, m: started.set(), cancelled=started.is_set)  # fmt: skip
-        assert info.value.kind == "cancelled"
-        assert time.monotonic() - t0 < 3  # the worker confirmed; no kill needed
+        error, elapsed = _cancel_once_started(w, "slow")
+        assert error.kind == "cancelled"
+        assert elapsed < 3  # the worker confirmed; no kill needed
         assert w.pid == pid and alive(pid)
         data = image(3, 3)
         assert w.remove(data, 3, 3) == red(data)
@@ -369,13 +376,8 @@ def test_cancel_from_another_thread(patched_python):
 def test_a_worker_that_ignores_cancel_is_killed_after_3_seconds(patched_python):
     with Worker(str(patched_python)) as w:
         pid = w.start()["pid"]
-        started = threading.Event()
-        t0 = time.monotonic()
-        with pytest.raises(ClientError) as info:
-            w.remove(image(4, 4), 4, 4, model="stubborn",
-                     progress=lambda s, f, m: started.set(), cancelled=started.is_set)  # fmt: skip
-        elapsed = time.monotonic() - t0
-        assert info.value.kind == "cancelled"
+        error, elapsed = _cancel_once_started(w, "stubborn")
+        assert error.kind == "cancelled"
         assert 2.9 <= elapsed < 8
         assert not alive(pid)
         data = image(2, 2)

@@ -7,7 +7,7 @@ import pytest
 
 from bgone_client import ClientError
 from fakeworker import FakeWorker
-from kritatest import holder_for, krita_fake, photo
+from kritatest import holder_for, krita_fake, photo, photo_doc
 
 # ------------------------------------------------------------------ errors leave the image alone
 
@@ -15,9 +15,7 @@ from kritatest import holder_for, krita_fake, photo
 def test_worker_error_is_clear_and_leaves_the_document_untouched(kr, app):
     _, pkg = kr
 
-    doc = app.createDocument(20, 20, "t", "RGBA", "U16", "", 72.0)
-    layer = doc.add_layer(cs=("RGBA", "U16"))
-    layer.fill(photo(20, 20))
+    doc, layer = photo_doc(app, 20, 20, "U16")
     before = doc.snapshot()
     err = ClientError(
         "model_missing", "The model 'u2net' is not installed.", "Run: bgone models get u2net"
@@ -34,9 +32,7 @@ def test_worker_error_is_clear_and_leaves_the_document_untouched(kr, app):
 def test_conversion_failure_is_reported_before_touching_anything(kr, app):
     _, pkg = kr
 
-    doc = app.createDocument(20, 20, "t", "RGBA", "F32", "", 72.0)
-    layer = doc.add_layer(cs=("RGBA", "F32"))
-    layer.fill(photo(20, 20))
+    doc, layer = photo_doc(app, 20, 20, "F32")
     before = doc.snapshot()
     app.fail_create = True
     worker = FakeWorker()
