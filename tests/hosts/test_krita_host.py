@@ -207,8 +207,9 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
 
 @pytest.mark.slow
 def test_second_click_on_12_megapixels(krita_job):
-    """Click 1 starts the worker and loads the model; click 2 is the warm one. The core's own
-    time is the same 12 MP pixels through bgone.pipeline.predict_alpha in the core's Python."""
+    """Click 1 starts the worker and loads the model; click 2 is the warm one. The plug-in's
+    overhead is click 2 minus the engine's own time for that request (the `seconds` of its
+    result message); the core's in-process time on the same pixels is printed beside it."""
     k = krita_job
     report = _kritarunner(k, "big")
     big = report["big"]
@@ -218,13 +219,15 @@ def test_second_click_on_12_megapixels(krita_job):
     assert core.returncode == 0, core.stderr[-3000:]
     core_s = json.loads(core.stdout.strip().splitlines()[-1])["seconds"]
     first, second = big["clicks_s"]
-    overhead = second - core_s
+    engine_s = big["engine_s"][1]
+    assert isinstance(engine_s, float) and engine_s > 0, big
+    overhead = second - engine_s
     print(f"\n12 MP (4000x3000, u2netp, refine=fast): click 1 {first:.2f} s, click 2 (warm) {second:.2f} s; "
-          f"core in-process {core_s:.2f} s, core via worker {big['worker_s']:.2f} s; "
+          f"engine {engine_s:.2f} s in click 2, core in-process {core_s:.2f} s, core via worker {big['worker_s']:.2f} s; "
           f"plug-in overhead {overhead:.2f} s (read {big['read_s']:.2f} s, apply {big['apply_s']:.2f} s)")
     (k["job"] / "timing.json").write_text(json.dumps(dict(big, core_s=core_s, overhead_s=overhead)))
     assert second < first, "the second click should reuse the warm worker"
-    assert overhead < max(1.5, 0.3 * core_s), (overhead, big, core_s)
+    assert overhead < max(1.5, 0.3 * engine_s), (overhead, big, core_s)
 
 
 CORE_TIMING = r'''
@@ -411,11 +414,12 @@ def _timing(app, photo, out_dir, report, kw):
     d.scaleImage(4000, 3000, 72, 72, "Bicubic")
     d.waitForDone()
     lay = _paint_layer(d)
-    clicks = []
+    clicks, engine = [], []
     for _ in range(2):
         t0 = time.perf_counter()
         m = bgone_krita.remove_background(d, lay, output="mask", **kw)
         clicks.append(time.perf_counter() - t0)
+        engine.append(connection.HOLDER.worker().last_seconds)  # from the result message
         m.remove()
         d.waitForDone()
     opts = settings.Options(kw["model"], kw["refine"], "mask")
@@ -429,7 +433,7 @@ def _timing(app, photo, out_dir, report, kw):
     outputs.apply(app, d, source, alpha, "mask")
     apply_s = time.perf_counter() - t0
     _save(source.rgba, os.path.join(out_dir, "big.rgba"))
-    report["big"] = {"size": [d.width(), d.height()], "clicks_s": clicks, "read_s": read_s,
+    report["big"] = {"size": [d.width(), d.height()], "clicks_s": clicks, "engine_s": engine, "read_s": read_s,
                      "worker_s": worker_s, "apply_s": apply_s}
     d.close()
 
