@@ -1,4 +1,4 @@
-"""installer/install.py in a temporary HOME with fake GIMP 3 / Krita profiles for every layout.
+"""installer/install.py (bgone_installer.cli) in a temporary HOME with fake GIMP 3 / Krita profiles for every layout.
 
 Most tests reuse the development Python (``--python .venv/bin/python --no-venv``) so they take
 seconds; ``test_real_venv_install`` really creates a venv and pip-installs the core (slow)."""
@@ -6,7 +6,6 @@ seconds; ``test_real_venv_install`` really creates a venv and pip-installs the c
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -29,14 +28,9 @@ class Home(type(Path())):  # a Path that also carries the fixture's helper folde
     tmp: Path
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("bgone_install", INSTALLER / "install.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-inst = _load()
+sys.path.insert(0, str(INSTALLER))  # install.py's own package, as running install.py finds it
+import bgone_installer as inst  # noqa: E402
+from bgone_installer import cli, pythons, selftest  # noqa: E402
 
 FAST = ["--yes", "--python", DEV_PY, "--no-venv", "--skip-model", "--skip-selftest"]
 
@@ -83,7 +77,7 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 def run(*args: str) -> int:
-    return inst.main(list(args))
+    return cli.main(list(args))
 
 
 def make_profiles(h: Path) -> dict[str, Path]:
@@ -240,38 +234,6 @@ def test_no_hosts_found(home, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# kritarc editing
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("", "[python]\nenable_bgone_krita=true\n"),
-    ("[General]\nfoo=1\n", "[General]\nfoo=1\n\n[python]\nenable_bgone_krita=true\n"),
-    ("[General]\nfoo=1", "[General]\nfoo=1\n\n[python]\nenable_bgone_krita=true\n"),
-    ("[General]\nfoo=1\n\n", "[General]\nfoo=1\n\n[python]\nenable_bgone_krita=true\n"),
-    ("[python]\nenable_x=true\n\n[Zed]\na=b\n", "[python]\nenable_x=true\nenable_bgone_krita=true\n\n[Zed]\na=b\n"),
-    ("[python]\nenable_bgone_krita=false\nx=1\n", "[python]\nenable_bgone_krita=true\nx=1\n"),
-    ("[python]\nenable_x=true", "[python]\nenable_x=true\nenable_bgone_krita=true\n"),
-    ("[A]\r\nk=v\r\n", "[A]\r\nk=v\r\n\r\n[python]\r\nenable_bgone_krita=true\r\n"),
-    ("[A]\nenable_bgone_krita=false\n[python]\n", "[A]\nenable_bgone_krita=false\n[python]\nenable_bgone_krita=true\n"),
-    ("[General]\nname=Café ✓\n", "[General]\nname=Café ✓\n\n[python]\nenable_bgone_krita=true\n"),
-])
-def test_ini_set_and_unset_round_trip(text, expected):
-    new, info = inst.ini_set(text, "python", "enable_bgone_krita", "true")
-    assert new == expected
-    again, _ = inst.ini_set(new, "python", "enable_bgone_krita", "true")
-    assert again == new  # idempotent
-    assert inst.ini_unset(new, "python", "enable_bgone_krita", info) == text
-
-
-def test_ini_unset_after_host_rewrote_the_file():
-    """Krita rewrites kritarc on exit; uninstall still removes just our key."""
-    _, info = inst.ini_set("[General]\nfoo=1\n", "python", "enable_bgone_krita", "true")
-    rewritten = "[General]\nfoo=2\nnew=1\n\n[python]\nenable_bgone_krita=true\nenable_other=true\n"
-    assert inst.ini_unset(rewritten, "python", "enable_bgone_krita", info) == (
-        "[General]\nfoo=2\nnew=1\n\n[python]\nenable_other=true\n")
-
-
-# ---------------------------------------------------------------------------------------------
 # idempotence, uninstall, rollback, dry run
 
 
@@ -315,13 +277,6 @@ def test_uninstall_also_drops_the_plugins_saved_choices(home):
     assert run("--uninstall", "--yes") == 0
     assert "bgone" not in rc.read_text()
     assert "[General]\nfoo=1" in rc.read_text() and "[Zoom]\nlevel=2" in rc.read_text()
-
-
-def test_ini_drop_section():
-    text = "[a]\nx=1\n\n[bgone]\nmodel=\n\n[b]\ny=2\n"
-    assert inst.ini_drop_section(text, "bgone") == "[a]\nx=1\n\n[b]\ny=2\n"
-    assert inst.ini_drop_section("[a]\nx=1\n\n[bgone]\nmodel=\n", "bgone") == "[a]\nx=1\n"
-    assert inst.ini_drop_section("[a]\n", "bgone") == "[a]\n"
 
 
 def test_uninstall_leaves_no_trace_with_model_and_selftest(home, u2netp_path, capsys):
@@ -384,7 +339,7 @@ def test_exception_in_a_step_rolls_back(home, monkeypatch, capsys):
     def boom(ctx):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(inst, "step_flatpak", boom)
+    monkeypatch.setattr(cli, "step_flatpak", boom)
     assert run(*FAST) == 1
     out = capsys.readouterr()
     assert "disk on fire" in out.out and "log file:" in out.err
@@ -424,18 +379,6 @@ def test_default_venv_location_dry_run(home, capsys):
     out = capsys.readouterr().out
     assert f"create a virtual environment {home / '.local/share/bgone/venv'}" in out
     assert "pip install --upgrade" in out
-    assert not (home / ".local").exists()
-
-
-def test_txn_mkdirs_through_the_data_folder(home):
-    """Recording the first new folder creates the data folder (the manifest's home) as well;
-    making a folder inside it must not trip over that, and rollback removes them all."""
-    data = home / ".local/share/bgone"
-    log = inst.Log(None, quiet=True)
-    txn = inst.Txn(log, inst.Manifest(data / inst.MANIFEST))
-    txn.mkdirs(data / "venv")
-    assert (data / "venv").is_dir() and (data / inst.MANIFEST).is_file()
-    assert txn.rollback() == []
     assert not (home / ".local").exists()
 
 
@@ -495,16 +438,16 @@ def test_no_suitable_python_anywhere(home, monkeypatch):
     for name, v in (("python3", "3.9.6"), ("python3.14", "3.14.1"), ("python", "3.8.0")):
         fake_python(home, name, v)
     monkeypatch.setenv("PATH", str(home.fakebin))
-    monkeypatch.setattr(inst.sys, "executable", str(home.fakebin / "python3"))
-    layout = inst.Layout("linux")
+    monkeypatch.setattr(pythons.sys, "executable", str(home.fakebin / "python3"))
+    layout = pythons.Layout("linux")
     with pytest.raises(inst.InstallError) as e:
-        inst.find_python(layout, None, need_venv=True)
+        pythons.find_python(layout, None, need_venv=True)
     assert e.value.code == 2
     assert "No suitable Python" in e.value.message and "3.10-3.13" in e.value.message
     assert "python3.14" in e.value.message and "too new" in e.value.message
     assert "sudo apt install python3 python3-venv" in e.value.hint
-    assert "python.org" in inst.no_python_hint("windows")
-    assert "python.org" in inst.no_python_hint("macos")
+    assert "python.org" in pythons.no_python_hint("windows")
+    assert "python.org" in pythons.no_python_hint("macos")
 
 
 def test_python_without_venv_module_is_explained(home):
@@ -512,7 +455,7 @@ def test_python_without_venv_module_is_explained(home):
             '"venv": false}\'')
     py = fake_exe(home, "python3.12", body)
     with pytest.raises(inst.InstallError) as e:
-        inst.find_python(inst.Layout("linux"), str(py), need_venv=True)
+        pythons.find_python(pythons.Layout("linux"), str(py), need_venv=True)
     assert "python3-venv" in e.value.message
 
 
@@ -556,7 +499,7 @@ def test_launchers_are_executable_and_windows_files_use_crlf():
 
 
 def test_self_test_image_is_rgba():
-    px = inst.make_test_image(10, 6)
+    px = selftest.make_test_image(10, 6)
     assert len(px) == 10 * 6 * 4
     assert all(px[i] == 255 for i in range(3, len(px), 4))
 
