@@ -30,6 +30,7 @@ from .steps import (
     step_venv,
 )
 from .uninstall import uninstall
+from .warmup import step_prepare
 
 SCRIPT = Path(__file__).resolve().parent.parent / "install.py"
 
@@ -45,6 +46,7 @@ def plan(args: argparse.Namespace) -> list[Step]:
         Step("hosts", "Finding GIMP and Krita", step_hosts),
         Step("venv", "Creating bgone's private Python", step_venv),
         Step("core", "Installing bgone's engine", step_core),
+        Step("prepare", "Preparing edge refinement", step_prepare, when=not args.skip_prepare),
         Step("plugins", "Installing the plug-ins", step_plugins),
         Step("config", "Writing settings", step_config),
         Step("flatpak", "Checking Flatpak permissions", step_flatpak),
@@ -149,6 +151,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     dev.add_argument("--data-dir", metavar="DIR", help=argparse.SUPPRESS)
     dev.add_argument("--platform", choices=("linux", "macos", "windows"), help=argparse.SUPPRESS)
     dev.add_argument("--skip-model", action="store_true", help="do not download a model")
+    dev.add_argument("--skip-prepare", action="store_true",
+                     help="do not compile the edge refinement now (its first use then takes longer)")
     dev.add_argument("--skip-selftest", action="store_true", help="do not run the self-test")
     dev.add_argument("--allow-root", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

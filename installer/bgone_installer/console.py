@@ -20,6 +20,10 @@ def trim(text: str, width: int) -> str:
     space = cut.rfind(" ")
     if space > width // 2:
         cut = cut[:space]
+    else:  # one long word (a file name): cut where its parts meet
+        part = max(cut.rfind(c) for c in "-_/.")
+        if part > width // 2:
+            cut = cut[:part]
     return cut.rstrip(" ,;:") + "..."
 
 
