@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bgone import client
-from bgone.client import ClientError, Worker
-from fakecore import FAKE_PIPELINE, make_python
+import bgone_client as client
+from bgone_client import ClientError, Worker, transport
+from fakecore import FAKE_PIPELINE, REAL_WORKER, make_python
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fake workers are shebang scripts")
 
@@ -90,7 +90,7 @@ def test_padded_rows_and_memoryview_input(patched_python):
 
 def test_worker_errors_keep_their_kind_and_words(tmp_path, model_dir):
     # The real, unpatched worker: an unknown model name is the core's own UnknownModel.
-    with Worker(sys.executable) as w:
+    with Worker(str(make_python(tmp_path / "core-python", REAL_WORKER))) as w:
         with pytest.raises(ClientError) as info:
             w.remove(image(2, 2), 2, 2, model="no-such-model", refine="none")
         assert info.value.kind == "unknown_model"
@@ -237,13 +237,57 @@ def test_progress_resets_the_timeout(tmp_path):
     w.close()
 
 
-def test_wrong_protocol_version(tmp_path):
-    python = make_python(tmp_path / "future", "hello(protocol=99)\ntime.sleep(30)\n")
+@pytest.mark.parametrize("version", [1, 99])  # 1: the engine of the previous release
+def test_an_engine_of_another_release_asks_for_the_installer(tmp_path, version):
+    python = make_python(tmp_path / "other", f"hello(protocol={version})\ntime.sleep(30)\n")
+    t0 = time.monotonic()
     with pytest.raises(ClientError) as info:
         Worker(str(python)).start()
-    assert info.value.kind == "protocol"
-    assert "99" in info.value.message and "0.0.fake" in info.value.message
-    assert "installer" in info.value.hint
+    assert time.monotonic() - t0 < 10  # no hang
+    assert info.value.kind == "version_mismatch"
+    assert str(version) in info.value.message and "0.0.fake" in info.value.message
+    assert "run the bgone installer again" in info.value.hint.lower()
+
+
+OLD_RELEASE = "814eb13"  # the last commit whose plug-ins carried the single-file client
+
+
+def _old_client(tmp_path: Path):
+    """The previous release's client (core/bgone/client.py at OLD_RELEASE), as a plug-in had it."""
+    import importlib.util
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    got = subprocess.run(["git", "-C", str(repo), "show", f"{OLD_RELEASE}:core/bgone/client.py"],
+                         capture_output=True, timeout=30)  # fmt: skip
+    if got.returncode != 0:
+        pytest.skip(f"git history without {OLD_RELEASE} (shallow clone?)")
+    path = tmp_path / "old_bgone_client.py"
+    path.write_bytes(got.stdout)
+    spec = importlib.util.spec_from_file_location("old_bgone_client", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_a_plugin_of_the_previous_release_asks_for_the_installer(tmp_path, runtime_dir, persistent):
+    """The old copied client talking to this engine: a clear message, never a hang."""
+    old = _old_client(tmp_path)
+    python = make_python(tmp_path / "core-python", REAL_WORKER)
+    worker = old.Worker(str(python), persistent=persistent)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(old.ClientError) as info:
+            worker.remove(image(2, 2), 2, 2)
+    finally:
+        pid = worker.pid
+        worker.close()
+        if persistent and pid:
+            _kill(pid)
+    assert time.monotonic() - t0 < 30
+    assert info.value.kind == "protocol" and "Traceback" not in str(info.value)
+    assert "run the bgone installer again" in str(info.value).lower()
 
 
 def test_a_python_without_bgone_is_core_missing(tmp_path):
@@ -487,13 +531,13 @@ def test_flatpak_spawn_runs_the_host_python(places, monkeypatch):
 
 
 def test_the_copied_client_works_from_a_python_without_numpy(tmp_path, patched_python):
-    """As in a plug-in: bgone_client.py alone, in a Python that has no site-packages at all."""
+    """As in a plug-in: the bgone_client package alone, in a Python that has no site-packages."""
     import shutil
     import subprocess
 
     plugin = tmp_path / "plugin"
     plugin.mkdir()
-    shutil.copyfile(client.__file__, plugin / "bgone_client.py")
+    shutil.copytree(os.path.dirname(client.__file__), plugin / "bgone_client")
     script = textwrap.dedent(
         f"""
         import sys
@@ -542,7 +586,22 @@ def runtime_dir(monkeypatch):
     d = tempfile.mkdtemp(prefix="bgrt", dir="/tmp")  # AF_UNIX paths must stay short
     monkeypatch.setenv("XDG_RUNTIME_DIR", d)
     yield Path(d)
+    for pid in _listening_in(d):  # daemons a test left behind (an old client forgets their pid)
+        _kill(pid)
     shutil.rmtree(d, ignore_errors=True)
+
+
+def _listening_in(folder: str) -> list[int]:
+    """Pids of the persistent workers started with a socket in ``folder``."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--listen" in argv and any(a.startswith(folder.encode()) for a in argv):
+            pids.append(int(entry.name))
+    return pids
 
 
 def _kill(pid):
@@ -573,7 +632,7 @@ def test_a_persistent_worker_outlives_its_client_and_serves_the_next(patched_pyt
 
 
 def test_a_persistent_worker_leaves_after_its_idle_timeout(patched_python, runtime_dir, monkeypatch):
-    monkeypatch.setattr(client._SocketProcess, "IDLE_TIMEOUT", 1)
+    monkeypatch.setattr(transport.SocketProcess, "IDLE_TIMEOUT", 1)
     w = Worker(str(patched_python), persistent=True)
     data = image(4, 4)
     assert w.remove(data, 4, 4) == red(data)

@@ -23,93 +23,9 @@ sys.path.insert(0, str(ROOT / "tests" / "fakes"))
 
 import krita_fake  # noqa: E402
 
-from fakecore import FAKE_PIPELINE, make_python  # noqa: E402
-
-
-class FakeClientError(Exception):
-    """Shaped like bgone_client.ClientError: kind, message, hint."""
-
-    def __init__(self, kind: str, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.kind, self.message, self.hint = kind, message, hint
-
-
-class FakeWorker:
-    """Keeps what it was sent; the 'subject' is wherever red >= 128."""
-
-    def __init__(
-        self,
-        fail: Exception | None = None,
-        gate: threading.Event | None = None,
-        fail_start: Exception | None = None,
-    ) -> None:
-        self.calls: list[dict] = []
-        self.fail = fail
-        self.fail_start = fail_start
-        self.gate = gate
-        self.started = 0
-        self.closed = False
-
-    def start(self) -> dict:
-        self.started += 1
-        if self.fail_start:
-            raise self.fail_start
-        return {"protocol": 1}
-
-    def models(self) -> list[dict]:
-        if self.fail_start:
-            raise self.fail_start
-        return [
-            {"name": "u2netp", "installed": True, "commercial_use": True, "size_label": "4.6 MB"}
-        ]
-
-    def remove(
-        self,
-        rgba,
-        width,
-        height,
-        stride=None,
-        *,
-        model=None,
-        refine=None,
-        output="alpha",
-        progress=None,
-        cancelled=None,
-    ) -> bytes:
-        if self.fail_start:  # the real client starts the process inside the first request
-            raise self.fail_start
-        self.calls.append(
-            dict(
-                rgba=bytes(rgba),
-                width=width,
-                height=height,
-                stride=stride,
-                model=model,
-                refine=refine,
-                output=output,
-            )
-        )
-        if progress:
-            progress("inference", 0.5, "")
-        if self.gate is not None:
-            while not self.gate.wait(0.01):
-                if cancelled and cancelled():
-                    raise FakeClientError("cancelled", "Cancelled.")
-        if self.fail:
-            raise self.fail
-        px = np.frombuffer(rgba, np.uint8).reshape(height, width, 4)
-        alpha = np.where(px[..., 0] >= 128, 255, 0).astype(np.uint8)
-        if output == "alpha":
-            return alpha.tobytes()
-        out = px.copy()
-        out[..., 3] = alpha
-        return out.tobytes()
-
-    def cancel(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
+from bgone_client import ClientError  # noqa: E402
+from fakecore import FAKE_PIPELINE, REAL_WORKER, make_python  # noqa: E402
+from fakeworker import FakeWorker  # noqa: E402
 
 
 @pytest.fixture
@@ -239,7 +155,8 @@ def test_progress_reaches_a_script_on_its_own_thread(kr, app):
         holder=holder_for(FakeWorker()),
         progress=lambda *e: seen.append((threading.get_ident(), e)),
     )
-    assert seen == [(threading.get_ident(), ("inference", 0.5, ""))]
+    me = threading.get_ident()
+    assert seen == [(me, ("inference", 0.5, "")), (me, ("inference", 1.0, ""))]
 
 
 @pytest.mark.parametrize(
@@ -444,7 +361,7 @@ def test_worker_error_is_clear_and_leaves_the_document_untouched(kr, app):
     layer = doc.add_layer(cs=("RGBA", "U16"))
     layer.fill(photo(20, 20))
     before = doc.snapshot()
-    err = FakeClientError(
+    err = ClientError(
         "model_missing", "The model 'u2net' is not installed.", "Run: bgone models get u2net"
     )
     with pytest.raises(pkg.RemoveBackgroundError) as info:
@@ -553,7 +470,7 @@ def test_one_worker_per_session_and_errors_keep_their_words(kr, app):
     assert len(made) == 1, "the worker must stay warm between requests"
 
     def crash(w):
-        raise FakeClientError("worker_crashed", "bgone's engine stopped unexpectedly.", "Try again.")
+        raise ClientError("worker_crashed", "bgone's engine stopped unexpectedly.", "Try again.")
 
     with pytest.raises(RemoveBackgroundError) as info:
         holder.call(crash)
@@ -657,7 +574,7 @@ def test_controller_skips_a_document_closed_while_working(kr, app):
 
 
 def test_controller_reports_errors_in_plain_words(kr, app):
-    err = FakeClientError("core_missing", "bgone is not installed.", "Run the bgone installer.")
+    err = ClientError("core_missing", "bgone is not installed.", "Run the bgone installer.")
     ctl, loop, states = make_controller(kr, FakeWorker(fail_start=err))
     assert not ctl.start_active()  # no document open
     assert states[-1][0] == "error" and "No image is open" in states[-1][2]
@@ -684,13 +601,9 @@ def real_client(kr, tmp_path, monkeypatch, model_dir):
 
     script = make_python(tmp_path / "core-python", FAKE_PIPELINE)
     monkeypatch.setenv("BGONE_PYTHON", str(script))
-    monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
-    client = connection.load_client()
-    assert os.path.samefile(client.__file__, ROOT / "core" / "bgone" / "client.py")
     holder = connection.WorkerHolder()
     yield holder
     holder.close()
-    sys.modules.pop("bgone_client", None)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the stand-in core Python is a shebang script")
@@ -747,7 +660,6 @@ def test_missing_engine_is_explained(kr, app, tmp_path, monkeypatch):
     _, pkg = kr
     from bgone_krita import connection
 
-    monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
     monkeypatch.setenv("BGONE_PYTHON", str(tmp_path / "no-python"))
     doc = app.createDocument(8, 8, "t", "RGBA", "U8", "", 72.0)
     layer = doc.add_layer()
@@ -758,17 +670,15 @@ def test_missing_engine_is_explained(kr, app, tmp_path, monkeypatch):
         pkg.remove_background(doc, layer, holder=holder)
     assert info.value.kind == "core_missing" and "BGONE_PYTHON" in str(info.value)
     assert doc.snapshot() == before
-    sys.modules.pop("bgone_client", None)
 
 
 @pytest.mark.slow
-def test_real_worker_with_u2netp(kr, app, seeded_model_dir, monkeypatch):
+def test_real_worker_with_u2netp(kr, app, seeded_model_dir, monkeypatch, tmp_path):
     """The real stdlib client and `python -m bgone.worker` (this venv), the real u2netp."""
     _, pkg = kr
     from bgone_krita import connection
 
-    monkeypatch.setenv("BGONE_PYTHON", sys.executable)
-    monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
+    monkeypatch.setenv("BGONE_PYTHON", str(make_python(tmp_path / "core-python", REAL_WORKER)))
     h, w = 160, 200
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.zeros((h, w, 4))
@@ -790,22 +700,6 @@ def test_real_worker_with_u2netp(kr, app, seeded_model_dir, monkeypatch):
         assert layer2.cs[:2] == ("RGBA", "U16")
     finally:
         holder.close()
-        sys.modules.pop("bgone_client", None)
-
-
-def test_client_copy_next_to_the_plugin_wins_and_its_absence_is_explained(kr, tmp_path, monkeypatch):
-    from bgone_krita import connection
-
-    monkeypatch.delitem(sys.modules, "bgone_client", raising=False)
-    (tmp_path / "bgone_client.py").write_text("WHERE = 'installed copy'\n")
-    monkeypatch.setattr(connection, "PLUGIN_DIR", str(tmp_path))
-    assert connection.load_client().WHERE == "installed copy"
-    monkeypatch.delitem(sys.modules, "bgone_client")
-    monkeypatch.setattr(connection, "PLUGIN_DIR", str(tmp_path / "nowhere"))
-    monkeypatch.setattr(connection, "_repo_client_path", lambda: str(tmp_path / "nowhere" / "client.py"))
-    with pytest.raises(connection.RemoveBackgroundError, match="bgone_client.py is missing") as info:
-        connection.load_client()
-    assert info.value.kind == "core_missing" and "installer" in info.value.hint
 
 
 # ------------------------------------------------------------------ packaging

@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .errors import BgoneError
 from .progress import Bar
+from .version import __version__
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif", ".ppm", ".tga"}
 NO_ALPHA_EXTS = {".jpg", ".jpeg", ".jfif", ".bmp", ".ppm"}
@@ -170,20 +170,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _models_rows() -> list[dict[str, Any]]:
-    from . import registry, store
-
-    default = registry.default_model_name()
-    return [
-        {
-            "name": m.name, "description": m.description, "size_label": m.size_label, "size": m.size,
-            "installed": store.is_installed(m), "license": m.license, "commercial_use": m.commercial_use,
-            "default": m.name == default, "custom": m.custom, "input_size": list(m.input_size),
-        }
-        for m in registry.all_models()
-    ]
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from . import paths, registry, store
 
@@ -191,7 +177,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(paths.model_dir())
         return 0
     if args.mcmd == "list":
-        rows = _models_rows()
+        from .pipeline import model_rows
+
+        rows = model_rows()
         if args.json:
             print(json.dumps(rows, indent=1))
             return 0

@@ -18,10 +18,10 @@ from typing import Any
 
 import requests
 
-from . import __version__
 from .checksum import parse_checksum, verify_file
 from .errors import Cancelled, ChecksumMismatch, DownloadError
 from .filelock import FileLock
+from .version import __version__
 
 log = logging.getLogger(__name__)
 

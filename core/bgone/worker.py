@@ -22,18 +22,14 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import __version__, protocol
+from bgone_client.choices import stage_text
+
+from . import protocol
 from .errors import BgoneError, Cancelled
+from .version import __version__
 
 log = logging.getLogger("bgone.worker")
 
-STAGE_MESSAGES = {
-    "download": "Downloading the model (needed once)",
-    "inference": "Finding the subject",
-    "upsample": "Sharpening the mask",
-    "refine": "Refining hair and fur edges",
-    "foreground": "Cleaning edge colours",
-}
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages of one stage
 
 # Request payloads (layers) are read into memory the kernel can copy to fast. Reading 48 MB from
@@ -243,7 +239,9 @@ class Server:
             if early:
                 raise Cancelled()
             if mtype == "models":
-                self.send({"type": "models", "id": rid, "models": list_models()})
+                from .pipeline import model_rows
+
+                self.send({"type": "models", "id": rid, "models": model_rows()})
             elif mtype == "remove":
                 self.remove(rid, msg, payload, cancel)
             else:
@@ -277,7 +275,7 @@ class Server:
         req = protocol.check_remove(msg, payload)
         import numpy as np
 
-        from . import composite, pipeline
+        from . import pipeline
 
         assert payload is not None
         h, w = req.height, req.width
@@ -292,33 +290,17 @@ class Server:
         )
         if cancel.is_set():
             raise Cancelled()
-        alpha = np.asarray(alpha)
-        if alpha.shape != (req.height, req.width) or alpha.dtype != np.uint8:
-            raise RuntimeError(
-                f"the pipeline returned a {alpha.dtype} {alpha.shape} alpha for a {req.width}x{req.height} image"
-            )
         if req.output == "rgba":
             report("foreground", 0.0)
-            own = composite.multiply_alpha(
-                alpha, rgba[:, :, 3]
-            )  # never make transparent pixels opaque
-            out = np.ascontiguousarray(pipeline.cutout(rgb, own))
+            out = pipeline.cutout(rgb, alpha, own_alpha=rgba[:, :, 3])
             report("foreground", 1.0)
         else:
             out = np.ascontiguousarray(alpha)
         if cancel.is_set():
             raise Cancelled()
-        log.info(
-            "request %r: %dx%d %s in %.2f s",
-            rid,
-            req.width,
-            req.height,
-            req.output,
-            time.perf_counter() - t0,
-        )
-        self.send(
-            protocol.result(rid, req.width, req.height, req.output), memoryview(out).cast("B")
-        )
+        seconds = time.perf_counter() - t0
+        log.info("request %r: %dx%d %s in %.2f s", rid, w, h, req.output, seconds)
+        self.send(protocol.result(rid, w, h, req.output, seconds), memoryview(out).cast("B"))
 
     def _progress_sender(self, rid: Any) -> Any:
         last = {"stage": None, "t": 0.0}
@@ -329,8 +311,7 @@ class Server:
             if stage == last["stage"] and not done and now - last["t"] < PROGRESS_INTERVAL:
                 return
             last["stage"], last["t"] = stage, now
-            text = STAGE_MESSAGES.get(stage, stage.replace("_", " ").capitalize())
-            self.send(protocol.progress(rid, stage, fraction, text))
+            self.send(protocol.progress(rid, stage, fraction, stage_text(stage)))
 
         return report
 
@@ -366,25 +347,6 @@ def _warm_imports() -> None:
         from . import composite, inference, pipeline, upsample  # noqa: F401
     except Exception:  # a broken install is reported properly by the request that needs it
         log.debug("warm-up import failed", exc_info=True)
-
-
-def list_models() -> list[dict[str, Any]]:
-    from . import registry, store
-
-    default = registry.default_model_name()
-    return [
-        {
-            "name": m.name,
-            "description": m.description,
-            "size_label": m.size_label,
-            "installed": bool(store.is_installed(m)),
-            "license": m.license,
-            "commercial_use": m.commercial_use,
-            "default": m.name == default,
-            "custom": m.custom,
-        }
-        for m in registry.all_models()
-    ]
 
 
 def listen(address: str, idle_timeout: float) -> int:

@@ -234,7 +234,7 @@ def gimp_job(hostroot, core_python, root_model_dir, photo):
     assert proc.returncode == 0, proc.stderr
     plugin = hostroot.host(PLUGIN_IN_ROOT)
     assert (plugin / "bgone-remove-background.py").stat().st_mode & 0o111
-    assert (plugin / "bgone_client.py").is_file()
+    assert (plugin / "bgone_client" / "__init__.py").is_file()
     job = hostroot.host(JOB)
     shutil.rmtree(job, ignore_errors=True)
     job.mkdir(parents=True)

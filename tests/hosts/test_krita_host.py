@@ -47,17 +47,18 @@ def enable_in_kritarc(text: str, names: list[str]) -> str:
 
 
 def install_plugin(root, core_python: str) -> None:
-    """What the installer does: package + .desktop into pykrita, core/bgone/client.py copied
-    in as bgone_client.py, bgone_config.json naming the core's Python, enabled in kritarc."""
+    """What the installer does: package + .desktop into pykrita, the bgone_client package
+    beside it, bgone_config.json naming the core's Python, enabled in kritarc."""
     pykrita = root.host(PYKRITA)
     if pykrita.exists():
         shutil.rmtree(pykrita)
     pykrita.mkdir(parents=True)
     target = pykrita / "bgone_krita"
     shutil.copytree(PLUGIN / "bgone_krita", target,
-                    ignore=shutil.ignore_patterns("__pycache__", "bgone_client.py", "bgone_config.json"))
+                    ignore=shutil.ignore_patterns("__pycache__", "bgone_config.json"))
     shutil.copy(PLUGIN / "bgone_krita.desktop", pykrita / "bgone_krita.desktop")
-    shutil.copy(REPO / "core" / "bgone" / "client.py", target / "bgone_client.py")
+    shutil.copytree(REPO / "core" / "bgone_client", pykrita / "bgone_client",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     config = {"python": core_python, "version": "host-test", "flatpak_spawn": False}
     (target / "bgone_config.json").write_text(json.dumps(config))
     (pykrita / PROBE).mkdir()
