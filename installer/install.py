@@ -41,9 +41,25 @@ if sys.version_info < (3, 10):  # noqa: UP036
     )
     sys.exit(2)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+# The plug-ins' client package (stdlib) from the bgone being installed: the installer asks it
+# where the plug-ins look for their settings, rather than keeping a copy of that rule.
+for _core in (os.path.join(os.path.dirname(HERE), "core"), os.path.join(HERE, "core")):
+    if os.path.isdir(os.path.join(_core, "bgone_client")):
+        sys.path.insert(1, _core)
+        break
+else:
+    import glob
 
-from bgone_installer.cli import main  # noqa: E402
+    sys.path[1:1] = sorted(glob.glob(os.path.join(HERE, "bgone-*.whl")))[-1:]  # a wheel is a zip
+
+try:
+    from bgone_installer.cli import main
+except ImportError as e:
+    sys.stderr.write(f"bgone's files next to the installer are incomplete ({e}).\n"
+                     "Download the complete bgone package and unpack it again.\n")
+    sys.exit(2)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,10 +5,12 @@ seconds; ``test_real_venv_install`` really creates a venv and pip-installs the c
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import shutil
+import site
 import stat
 import subprocess
 import sys
@@ -19,7 +21,28 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLER = ROOT / "installer"
-DEV_PY = str(Path(sys.executable).absolute())  # the test Python has bgone (editable) installed
+
+
+def _dev_python() -> str:
+    """A Python with this checkout's core first on its path and the test venv's libraries after
+    it, in the form the installer expects of ``--no-venv --python``: the installer starts every
+    Python with PYTHONPATH removed, so the checkout has to be on the path by a ``.pth`` file."""
+    folder = Path(tempfile.mkdtemp(prefix="bgone-devpy-"))
+    atexit.register(shutil.rmtree, folder, True)
+    base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    (folder / "pyvenv.cfg").write_text(f"home = {base.parent}\ninclude-system-site-packages = false\n")
+    (folder / "bin").mkdir()
+    for name in ("python", "python3"):
+        (folder / "bin" / name).symlink_to(base)
+    v = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    site_dir = folder / "lib" / v / "site-packages"
+    site_dir.mkdir(parents=True)
+    (site_dir / "00-bgone-checkout.pth").write_text(
+        f"{ROOT / 'core'}\nimport site; site.addsitedir({site.getsitepackages()[0]!r})\n")
+    return str(folder / "bin" / "python")
+
+
+DEV_PY = _dev_python()  # has this checkout's bgone and bgone_client, and the test venv's libraries
 GIMP = "bgone-remove-background"
 
 
@@ -105,6 +128,12 @@ def fake_exe(h: Path, name: str, body: str = "exit 0") -> Path:
     return p
 
 
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    """The .py files under ``folder`` (no caches), by relative path."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.py")
+            if "__pycache__" not in p.parts}
+
+
 def read_json(p: Path) -> dict:
     return json.loads(p.read_text())
 
@@ -121,13 +150,14 @@ def test_linux_every_layout(home, capsys):
     d = make_profiles(home)
     assert run(*FAST) == 0
     out = capsys.readouterr().out
-    client = (ROOT / "core/bgone/client.py").read_bytes()
+    client = tree_bytes(ROOT / "core/bgone_client")
+    assert "worker.py" in client and "__init__.py" in client
     for key in ("gimp", "gimp_flatpak", "gimp_snap"):
         plug = d[key] / "plug-ins" / GIMP
         assert is_exec(plug / f"{GIMP}.py")
         assert (plug / f"{GIMP}.py").read_bytes() == (ROOT / "gimp_plugin" / GIMP / f"{GIMP}.py").read_bytes()
-        assert (plug / "bgone_client.py").read_bytes() == client
-        assert not is_exec(plug / "bgone_client.py")
+        assert tree_bytes(plug / "bgone_client") == client  # the package, whole
+        assert not is_exec(plug / "bgone_client" / "worker.py")
         cfg = read_json(plug / "bgone_config.json")
         assert cfg == {"python": DEV_PY, "version": cfg["version"], "flatpak_spawn": key == "gimp_flatpak"}
         assert not list(plug.rglob("__pycache__"))
@@ -135,7 +165,8 @@ def test_linux_every_layout(home, capsys):
         pk = d[key] / "pykrita"
         assert (pk / "bgone_krita.desktop").read_bytes() == (ROOT / "krita_plugin/bgone_krita.desktop").read_bytes()
         assert (pk / "bgone_krita" / "__init__.py").is_file()
-        assert (pk / "bgone_krita" / "bgone_client.py").read_bytes() == client
+        assert tree_bytes(pk / "bgone_client") == client  # beside the plug-in, importable
+        assert not (pk / "bgone_krita" / "bgone_client").exists()
         assert read_json(pk / "bgone_krita" / "bgone_config.json")["flatpak_spawn"] is (key == "krita_flatpak")
     # kritarc: native one edited in place, Flatpak one created
     assert (home / ".config/kritarc").read_text() == (
@@ -166,7 +197,7 @@ def test_windows_layout(home, capsys):
     assert run(*FAST, "--platform", "windows") == 0
     assert (gimp / "plug-ins" / GIMP / f"{GIMP}.py").is_file()
     assert (krita / "pykrita/bgone_krita.desktop").is_file()
-    assert (krita / "pykrita/bgone_krita/bgone_client.py").is_file()
+    assert (krita / "pykrita/bgone_client/__init__.py").is_file()
     assert rc.read_bytes() == b"[General]\r\nfoo=1\r\n\r\n[python]\r\nenable_bgone_krita=true\r\n"
     assert read_json(home / "AppData/Roaming/bgone/config.json")["python"] == DEV_PY
     assert (home / "AppData/Local/bgone" / inst.MANIFEST).is_file()
@@ -220,7 +251,7 @@ def test_explicit_folders(home, tmp_path):
     rc = tmp_path / "portable/kritarc"
     assert run(*FAST, "--gimp-profile", str(gp), "--krita-dir", str(kd), "--kritarc", str(rc)) == 0
     assert is_exec(gp / "plug-ins" / GIMP / f"{GIMP}.py")
-    assert (kd / "pykrita/bgone_krita/bgone_client.py").is_file()
+    assert (kd / "pykrita/bgone_client/__init__.py").is_file()
     assert rc.read_text() == "[python]\nenable_bgone_krita=true\n"
     assert run("--uninstall", "--yes") == 0
     assert not (tmp_path / "portable").exists() or not any((tmp_path / "portable").rglob("*"))
@@ -245,7 +276,7 @@ def test_rerun_is_idempotent_and_repairs(home, capsys):
     manifest1 = read_json(home / ".local/share/bgone" / inst.MANIFEST)
     # damage the install: a deleted client, a plug-in without its exec bit, the key switched off
     plug = d["gimp"] / "plug-ins" / GIMP
-    (plug / "bgone_client.py").unlink()
+    (plug / "bgone_client" / "worker.py").unlink()
     (plug / f"{GIMP}.py").chmod(0o644)
     rc = home / ".config/kritarc"
     rc.write_text(rc.read_text().replace("enable_bgone_krita=true", "enable_bgone_krita=false"))
@@ -281,7 +312,7 @@ def test_uninstall_also_drops_the_plugins_saved_choices(home):
 
 def test_uninstall_leaves_no_trace_with_model_and_selftest(home, u2netp_path, capsys):
     """The full path with the real worker: model imported by checksum, image sent through the
-    installed bgone_client.py; uninstall then restores the tree exactly."""
+    installed bgone_client package; uninstall then restores the tree exactly."""
     make_profiles(home)
     before = snapshot(home)
     assert run("--yes", "--python", DEV_PY, "--no-venv", "--model-file", str(u2netp_path)) == 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import sys
 import time
+
+from bgone_client import locate
 
 from . import InstallError
 from .console import Log, console_width, trim
@@ -15,11 +16,10 @@ _STATE = {"dry_run": False}
 
 
 def clean_env() -> dict:
-    """Our environment minus what would make another Python load the wrong files."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__",
-                        "VIRTUAL_ENV")}
-    env["PYTHONIOENCODING"] = "utf-8"
+    """The environment the plug-ins start bgone's Python in (the client's one rule), for every
+    Python the installer runs."""
+    env = locate.clean_env()
+    env.pop("VIRTUAL_ENV", None)  # the installer's own venv, if it runs in one
     if _STATE["dry_run"]:
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # even the probes must not write __pycache__
     return env

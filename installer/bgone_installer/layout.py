@@ -10,7 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bgone_client import locate
+
 from . import APP, GIMP_FLATPAK, GIMP_PLUGIN, KRITA_FLATPAK, KRITA_PLUGIN
+
+_SYS_PLATFORM = {"windows": "win32", "macos": "darwin", "linux": "linux"}
+
+
+def _system(platform: str) -> str:
+    return {"win32": "windows", "darwin": "macos"}.get(platform, "linux")
 
 
 class Target:
@@ -32,10 +40,18 @@ class Target:
 
     @property
     def plugin_dir(self) -> Path:
-        """The folder bgone_client.py and bgone_config.json go in."""
+        """The plug-in's folder; bgone_config.json goes in it."""
         if self.app == "gimp":
             return self.root / "plug-ins" / GIMP_PLUGIN
         return self.root / "pykrita" / KRITA_PLUGIN
+
+    @property
+    def client_dir(self) -> Path:
+        """Where the plug-in imports the ``bgone_client`` package from: inside GIMP's plug-in
+        folder (GIMP puts that folder on sys.path); beside the plug-in in Krita's pykrita."""
+        if self.app == "gimp":
+            return self.plugin_dir / "bgone_client"
+        return self.root / "pykrita" / "bgone_client"
 
 
 class Layout:
@@ -43,7 +59,7 @@ class Layout:
     (``--platform``) so that every layout can be tested on one machine."""
 
     def __init__(self, system: str | None = None, env: dict | None = None) -> None:
-        self.system = system or {"win32": "windows", "darwin": "macos"}.get(sys.platform, "linux")
+        self.system = system or _system(sys.platform)
         self.env = dict(os.environ if env is None else env)
         self.home = Path(os.path.expanduser("~"))
 
@@ -91,12 +107,14 @@ class Layout:
         return self.xdg_data / APP
 
     def config_file(self) -> Path:
-        """Must match bgone.client.user_config_dir()."""
-        if self.system == "windows":
-            return self.appdata / APP / "config.json"
-        if self.system == "macos":
-            return self.app_support / APP / "config.json"
-        return self.xdg_config / APP / "config.json"
+        """The user config.json, where the plug-ins' client looks for it (its one definition;
+        under a forced ``--platform`` it is asked as that system would ask it)."""
+        real = sys.platform
+        sys.platform = _SYS_PLATFORM[self.system] if _system(real) != self.system else real
+        try:
+            return Path(locate.user_config_dir()) / "config.json"
+        finally:
+            sys.platform = real
 
     def venv_python(self, venv: Path) -> Path:
         if self.system == "windows":

@@ -3,7 +3,7 @@ exactly as the plug-ins do it."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -28,17 +28,26 @@ def make_test_image(width: int, height: int) -> bytes:
     return bytes(px)
 
 
-def load_client(path: Path):
-    spec = importlib.util.spec_from_file_location("bgone_client_selftest", str(path))
-    if spec is None or spec.loader is None:
-        raise InstallError(f"Cannot load {path}.")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+def load_client(folder: Path):
+    """The ``bgone_client`` package in ``folder`` (a plug-in's own copy), imported as the
+    plug-in imports it; the installer's own import of the package is put back afterwards."""
+    saved = {k: v for k, v in sys.modules.items() if k == "bgone_client" or k.startswith("bgone_client.")}
+    for k in saved:
+        del sys.modules[k]
+    sys.path.insert(0, str(folder))
     try:
-        spec.loader.exec_module(module)
+        module = importlib.import_module("bgone_client")
+        if Path(module.__file__).resolve().parent != (folder / "bgone_client").resolve():
+            raise InstallError(f"The plug-in's bgone_client was not loaded from {folder}.")
+        return module
+    except ImportError as e:
+        raise InstallError(f"The plug-in's bgone_client in {folder} does not load: {e}",
+                           "Run the installer again.") from None
     finally:
-        sys.modules.pop(spec.name, None)
-    return module
+        sys.path.remove(str(folder))
+        for k in [k for k in sys.modules if k == "bgone_client" or k.startswith("bgone_client.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
 
 
 def step_selftest(ctx: Ctx) -> None:
@@ -46,12 +55,10 @@ def step_selftest(ctx: Ctx) -> None:
         ctx.txn.would("send a test image through bgone's engine, as the plug-ins do")
         return
     gimp = [t for t in ctx.installed if t.app == "gimp"]
-    client_path = (ctx.installed[0].plugin_dir if ctx.installed else None)
-    if gimp:
-        client_path = gimp[0].plugin_dir
-    path = client_path / "bgone_client.py" if client_path else ctx.client_src
-    client = load_client(path)
-    ctx.log.say(f"    Using {path}")
+    target = gimp[0] if gimp else (ctx.installed[0] if ctx.installed else None)
+    folder = target.client_dir.parent if target else ctx.client_src.parent
+    client = load_client(folder)
+    ctx.log.say(f"    Using {folder / 'bgone_client'}")
     w, h = 96, 72
     cache = ctx.layout.runtime_cache()
     if cache is not None:  # what onnxruntime leaves behind the first time is ours to remove

@@ -30,9 +30,12 @@ from .pythons import _py_text, find_python, probe_python
 from .txn import Manifest, Txn, flatpak_override_cmd
 
 HERE = Path(__file__).resolve().parent.parent  # the folder install.py is in
+# In bgone's Python: its version, and the client package the plug-ins get (from the installed
+# core, so that it always speaks the engine's protocol).
 CORE_PROBE = (
-    "import json, bgone, bgone.worker, bgone.client\n"
-    "print(json.dumps({'version': bgone.__version__, 'client': bgone.client.__file__}))\n"
+    "import json, os, bgone, bgone.worker, bgone_client\n"
+    "print(json.dumps({'version': bgone.__version__,"
+    " 'client': os.path.dirname(os.path.abspath(bgone_client.__file__))}))\n"
 )
 
 
@@ -195,7 +198,7 @@ def step_core(ctx: Ctx) -> None:
                    "--disable-pip-version-check", src]
             run_cmd(ctx.log, pip, show=_pip_show)
     if ctx.dry and not Path(ctx.core_python).exists():
-        ctx.client_src = ctx.src / "core" / "bgone" / "client.py"
+        ctx.client_src = ctx.src / "core" / "bgone_client"
         return
     try:
         out = run_cmd(ctx.log, [ctx.core_python, "-c", CORE_PROBE], timeout=300)
@@ -204,7 +207,7 @@ def step_core(ctx: Ctx) -> None:
             raise InstallError(f"{ctx.core_python} does not have bgone installed.",
                                "Install it there (pip install -e .) or drop --no-venv.") from None
         if ctx.dry:
-            ctx.client_src = ctx.src / "core" / "bgone" / "client.py"
+            ctx.client_src = ctx.src / "core" / "bgone_client"
             return
         ctx.log.say("    The engine does not load; repairing (reinstalling everything)")
         ctx.log.detail(e.message)
@@ -223,25 +226,22 @@ def _config_bytes(ctx: Ctx, flatpak: bool) -> bytes:
     return (json.dumps(doc, indent=1) + "\n").encode("utf-8")
 
 
-def _client_bytes(ctx: Ctx) -> bytes:
-    src = ctx.client_src or ctx.src / "core" / "bgone" / "client.py"
-    if ctx.dry and not src.is_file():
-        return b""
-    return src.read_bytes()
 
 
 def step_plugins(ctx: Ctx) -> None:
     nl = "\r\n" if ctx.layout.system == "windows" else "\n"
+    client = ctx.client_src or ctx.src / "core" / "bgone_client"
+    if not ctx.dry:
+        _need(client)
     for t in ctx.targets:
-        flatpak = t.flatpak is not None
-        extra = {"bgone_client.py": _client_bytes(ctx),
-                 "bgone_config.json": _config_bytes(ctx, flatpak)}
+        config = {"bgone_config.json": _config_bytes(ctx, t.flatpak is not None)}
         ctx.log.say(f"    {t.label}: {t.plugin_dir}")
         if t.app == "gimp":
             src = ctx.src / "gimp_plugin" / GIMP_PLUGIN
             _need(src)
             ctx.txn.mkdirs(t.root / "plug-ins")
-            ctx.txn.copy_tree(src, t.plugin_dir, modes={f"{GIMP_PLUGIN}.py": 0o755}, extra=extra)
+            ctx.txn.copy_tree(src, t.plugin_dir, modes={f"{GIMP_PLUGIN}.py": 0o755}, extra=config,
+                              trees={t.client_dir.name: client})
         else:
             desktop = ctx.src / "krita_plugin" / f"{KRITA_PLUGIN}.desktop"
             src = ctx.src / "krita_plugin" / KRITA_PLUGIN
@@ -250,7 +250,8 @@ def step_plugins(ctx: Ctx) -> None:
             ctx.txn.mkdirs(t.root / "pykrita")
             ctx.txn.write_file(t.root / "pykrita" / desktop.name, desktop.read_bytes(), 0o644,
                                what="plug-in description")
-            ctx.txn.copy_tree(src, t.plugin_dir, extra=extra)
+            ctx.txn.copy_tree(src, t.plugin_dir, extra=config)
+            ctx.txn.copy_tree(client, t.client_dir)  # Krita imports it from pykrita/
             assert t.kritarc is not None
             ctx.txn.ini_set(t.kritarc, KRITARC_SECTION, KRITARC_KEY, "true", nl)
             ctx.log.say(f"      enabled in {t.kritarc}")

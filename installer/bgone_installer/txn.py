@@ -195,11 +195,13 @@ class Txn:
         self.record({"type": "file", "path": str(path), "previous": _b64(previous)})
 
     def copy_tree(self, src: Path, dst: Path, modes: dict[str, int] | None = None,
-                  extra: dict[str, bytes] | None = None) -> None:
-        """Replace ``dst`` by a copy of ``src`` (plus ``extra`` files); the old one is kept
-        aside until the whole install succeeded."""
+                  extra: dict[str, bytes] | None = None, trees: dict[str, Path] | None = None) -> None:
+        """Replace ``dst`` by a copy of ``src`` (plus ``extra`` files and ``trees`` copied in
+        whole); the old one is kept aside until the whole install succeeded."""
         if self.dry:
             self.would(f"{'replace' if dst.exists() else 'copy'} {src} -> {dst}")
+            for name, tree in (trees or {}).items():
+                self.would(f"copy {tree} -> {dst / name}")
             for name in extra or {}:
                 self.would(f"write {dst / name}")
             return
@@ -211,7 +213,11 @@ class Txn:
             os.replace(dst, backup)
             self._backups.append(backup)
         self._push(f"restore {dst}", lambda: _restore_tree(dst, backup))
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+        shutil.copytree(src, dst, ignore=ignore)
+        for name, tree in (trees or {}).items():
+            _rmtree(dst / name)
+            shutil.copytree(tree, dst / name, ignore=ignore)
         for name, data in (extra or {}).items():
             (dst / name).write_bytes(data)
         for p in [dst, *dst.rglob("*")]:
