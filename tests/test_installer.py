@@ -134,6 +134,11 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
             if "__pycache__" not in p.parts}
 
 
+def words(text: str) -> str:
+    """``text`` with every run of whitespace as one space (the summary's notes are wrapped)."""
+    return " ".join(text.split())
+
+
 def read_json(p: Path) -> dict:
     return json.loads(p.read_text())
 
@@ -202,6 +207,10 @@ def test_windows_layout(home, capsys):
     assert read_json(home / "AppData/Roaming/bgone/config.json")["python"] == DEV_PY
     assert (home / "AppData/Local/bgone" / inst.MANIFEST).is_file()
     assert not (home / ".config").exists()
+    cmd = home / "AppData/Local/bgone/bin/bgone.cmd"
+    assert f'"{DEV_PY}" -m bgone %*' in cmd.read_text()
+    if sys.platform != "win32":  # no registry here: the summary says what to do instead
+        assert f"Add {cmd.parent} to your PATH" in words(capsys.readouterr().out)
     assert run("--uninstall", "--yes", "--platform", "windows") == 0
     assert rc.read_bytes() == b"[General]\r\nfoo=1\r\n"
     assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == [
@@ -262,6 +271,41 @@ def test_no_hosts_found(home, capsys):
     out = capsys.readouterr().out
     assert "No GIMP 3 or Krita was found" in out
     assert (home / ".config/bgone/config.json").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# the bgone command
+
+
+def test_bgone_command_in_the_users_bin_folder(home, capsys, monkeypatch):
+    assert run(*FAST) == 0
+    out = capsys.readouterr().out
+    cmd = home / ".local/bin/bgone"
+    assert is_exec(cmd)
+    r = subprocess.run([str(cmd), "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("bgone "), r.stdout + r.stderr
+    assert f"Command    {cmd} (not on your PATH yet)" in out
+    assert 'export PATH="$HOME/.local/bin:$PATH"' in words(out)
+    assert "In a terminal: bgone remove photo.jpg" in out
+    assert run("--uninstall", "--yes") == 0
+    assert not (home / ".local").exists()  # the bin folder it made is gone again
+    # already on PATH: said so, no advice
+    monkeypatch.setenv("PATH", f"{home / '.local/bin'}{os.pathsep}{os.environ['PATH']}")
+    assert run(*FAST) == 0
+    out = capsys.readouterr().out
+    assert "(on your PATH)" in out and "export PATH" not in out
+
+
+def test_bgone_command_never_replaces_someone_elses(home, capsys):
+    mine = home / ".local/bin/bgone"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("#!/bin/sh\necho the user's own bgone\n")
+    before = snapshot(home)
+    assert run(*FAST) == 0
+    assert "is not bgone's: left as it is" in capsys.readouterr().out
+    assert mine.read_text() == "#!/bin/sh\necho the user's own bgone\n"
+    assert run("--uninstall", "--yes") == 0
+    assert snapshot(home) == before
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,13 +9,15 @@ import shlex
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 import traceback
 from pathlib import Path
 
 from . import FAIL_AFTER_ENV, PY_RANGE, InstallError
 from .commands import _STATE
-from .console import Log, ask
+from .console import Log, ask, console_width
+from .launcher import step_command
 from .layout import Layout
 from .model import step_model
 from .selftest import step_selftest
@@ -49,6 +51,7 @@ def plan(args: argparse.Namespace) -> list[Step]:
         Step("prepare", "Preparing edge refinement", step_prepare, when=not args.skip_prepare),
         Step("plugins", "Installing the plug-ins", step_plugins),
         Step("config", "Writing settings", step_config),
+        Step("command", "Adding the bgone command", step_command),
         Step("flatpak", "Checking Flatpak permissions", step_flatpak),
         Step("model", "Getting the model", step_model, when=not args.skip_model),
         Step("selftest", "Testing", step_selftest, when=not args.skip_selftest),
@@ -98,6 +101,8 @@ def summary(ctx: Ctx, log_path: Path | None) -> None:
         if t.kritarc:
             rows.append(("", f"enabled in {t.kritarc}"))
     rows.append(("Settings", str(ctx.layout.config_file())))
+    if ctx.command:
+        rows.append(("Command", f"{ctx.command} ({ctx.command_note})"))
     rows.append(("Self-test", ctx.selftest))
     if log_path:
         rows.append(("Log", str(log_path)))
@@ -105,13 +110,16 @@ def summary(ctx: Ctx, log_path: Path | None) -> None:
     for k, v in rows:
         say(f"  {k:<{width}}  {v}")
     for note in ctx.notes:
-        say(f"\n  ! {note}")
+        say("\n" + textwrap.fill(note, console_width(), initial_indent="  ! ", subsequent_indent="    ",
+                                 break_long_words=False, break_on_hyphens=False))
     if not ctx.dry and ctx.installed:
         say("\nNext: restart GIMP or Krita.")
         if any(t.app == "gimp" for t in ctx.installed):
             say("  GIMP:  Layer > Transparency > Remove Background...")
         if any(t.app == "krita" for t in ctx.installed):
             say("  Krita: Tools > Remove Background, or Settings > Dockers > Remove Background")
+    if not ctx.dry and ctx.command:
+        say(f"In a terminal: {ctx.command.stem} remove photo.jpg  ({ctx.command.stem} --help for more)")
     if not ctx.dry:
         say(f"To remove bgone again: {_self_cmd()} --uninstall")
 

@@ -116,6 +116,13 @@ class Layout:
         finally:
             sys.platform = real
 
+    def bin_dir(self) -> Path:
+        """Where the ``bgone`` command goes: ~/.local/bin (Linux, macOS), or a folder of ours
+        that the installer puts on the user's PATH (Windows)."""
+        if self.system == "windows":
+            return self.data_dir() / "bin"
+        return self.home / ".local" / "bin"
+
     def venv_python(self, venv: Path) -> Path:
         if self.system == "windows":
             return venv / "Scripts" / "python.exe"

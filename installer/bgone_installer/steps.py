@@ -87,6 +87,8 @@ class Ctx:
         self.model: dict | None = None
         self.notes: list[str] = []  # warnings for the summary
         self.selftest = "skipped"
+        self.command: Path | None = None  # the bgone command, once written
+        self.command_note = ""
 
     @property
     def dry(self) -> bool:

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from . import FLATPAK_TALK
+from . import FLATPAK_TALK, winpath
 from .console import Log
 from .ini import ini_set
 
@@ -290,6 +290,22 @@ class Txn:
         os.replace(path, backup)
         self._backups.append(backup)
         self._push(f"restore {path}", lambda: _restore_tree(path, backup))
+
+    def add_to_user_path(self, folder: Path) -> bool:
+        """Put ``folder`` on the user's PATH (Windows); False where that cannot be done here."""
+        if self.dry:
+            self.would(f"add {folder} to your PATH")
+            return True
+        if not winpath.available():
+            return False
+        old = winpath.read_user_path()
+        new = winpath.path_with(old, str(folder))
+        if new != old:
+            winpath.write_user_path(new)
+            self._push(f"take {folder} off your PATH", lambda: winpath.write_user_path(
+                winpath.path_without(winpath.read_user_path(), str(folder))))
+            self.record({"type": "user_path", "path": str(folder)})
+        return True
 
     def flatpak_grant(self, app: str) -> None:
         if self.dry:

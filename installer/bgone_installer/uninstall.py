@@ -6,7 +6,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from . import KRITARC_KEY, PLUGIN_SETTINGS_SECTION
+from . import KRITARC_KEY, PLUGIN_SETTINGS_SECTION, winpath
 from .console import Log, ask
 from .ini import ini_drop_section, ini_unset
 from .steps import Ctx
@@ -58,6 +58,16 @@ def _undo_record(rec: dict, log: Log, dry: bool) -> str | None:
             except (OSError, subprocess.SubprocessError) as e:
                 return f"could not revoke {rec['app']}'s permission ({e}); run: {shlex.join(cmd)}"
         return f"revoke {rec['app']}'s permission to start programs outside its sandbox"
+    if t == "user_path":
+        if not winpath.available():
+            return f"take {path} off your PATH by hand (Windows settings)"
+        old = winpath.read_user_path()
+        new = winpath.path_without(old, str(path))
+        if new == old:
+            return None
+        if not dry:
+            winpath.write_user_path(new)
+        return f"remove {path} from your PATH"
     if t == "dir":
         if dry:
             return f"remove folder {path} (if empty)" if path.is_dir() else None
