@@ -364,22 +364,41 @@ def test_uninstall_leaves_no_trace_with_model_and_selftest(home, u2netp_path, ca
     assert "Self-test   passed (u2netp" in out or "Self-test" in out and "passed (u2netp" in out
     # the numba compile is announced, and says when it is over
     assert "Preparing edge refinement\n    Compiling it, once" in out and "depending on the computer): done in" in out
-    assert (home / ".cache/bgone/models/u2netp.onnx").is_file()
+    models = home / ".cache/bgone/models"
+    assert (models / "u2netp.onnx").is_file()
+    # what the engine adds later: another download, an imported model's record, a lock
+    (models / "later.onnx").write_bytes(b"x" * 3_000_000)
+    (models / "custom-models.json").write_text("{}")
+    (models / "later.onnx.lock").touch()
     assert run("--uninstall", "--yes") == 0
     out = capsys.readouterr().out
-    assert "bgone has been removed." in out
+    assert f"This includes the models in {models} (8 MB); --keep-models keeps them." in out
+    assert f"removed {models}" in out
+    assert "bgone has been removed; 8 MB freed." in out  # u2netp 4.6 MB + 3 MB
     assert snapshot(home) == before
     assert run("--uninstall", "--yes") == 0  # twice is fine
     assert "not installed" in capsys.readouterr().out
 
 
-def test_uninstall_keeps_a_model_that_was_there_before(home, u2netp_path, monkeypatch):
+def test_uninstall_keep_models(home, u2netp_path, capsys):
+    """The model cache goes with the engine unless --keep-models; even a model that was there
+    before the install (it is the engine's cache)."""
     models = home / ".cache/bgone/models"
     models.mkdir(parents=True)
     shutil.copyfile(u2netp_path, models / "u2netp.onnx")
-    assert run("--yes", "--python", DEV_PY, "--no-venv", "--skip-selftest", "--model-file", str(u2netp_path)) == 0
+    args = ["--yes", "--python", DEV_PY, "--no-venv", "--skip-selftest", "--skip-prepare",
+            "--model-file", str(u2netp_path)]
+    assert run(*args) == 0
+    (models / "later.onnx").write_bytes(b"x" * 1000)
+    assert run("--uninstall", "--yes", "--keep-models") == 0
+    assert "are kept (--keep-models)" in capsys.readouterr().out
+    assert {"later.onnx", "u2netp.onnx"} <= {p.name for p in models.iterdir()}
+    assert not (home / ".local/share/bgone").exists()
+    assert run(*args) == 0
+    assert run("--dry-run", "--uninstall") == 0
+    assert "would remove" in capsys.readouterr().out and (models / "u2netp.onnx").is_file()
     assert run("--uninstall", "--yes") == 0
-    assert (models / "u2netp.onnx").is_file()
+    assert not (home / ".cache/bgone").exists()
 
 
 def test_failure_midway_rolls_back(home, monkeypatch, capsys):
@@ -431,6 +450,27 @@ def test_bad_model_file_fails_cleanly(home, tmp_path, capsys):
     assert run("--yes", "--python", DEV_PY, "--no-venv", "--skip-selftest", "--model-file", str(junk)) == 1
     assert "not a model bgone knows" in capsys.readouterr().out
     assert snapshot(home) == before
+
+
+def test_failed_download_says_one_sentence_and_leaves_no_locks(home, monkeypatch, capsys):
+    """No way out (every connection refused): the message names the model and its hosts, the
+    hint says what to do, and the rollback leaves no lock file and no empty folder behind."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(var, f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "")
+    before = snapshot(home)
+    assert run("--yes", "--python", DEV_PY, "--no-venv", "--skip-prepare", "--skip-selftest",
+               "--model", "u2netp") == 1
+    out = capsys.readouterr().out
+    assert "ERROR: Could not download the model u2netp from github.com" in out
+    assert "--model-file PATH/TO/u2netp.onnx" in out and "HTTPS_PROXY" in out
+    assert "This command failed" not in out and "HTTPSConnectionPool" not in out.split("ERROR:")[1]
+    assert snapshot(home) == before  # no .lock, no folder
 
 
 def test_dry_run_changes_nothing(home, u2netp_path, capsys):

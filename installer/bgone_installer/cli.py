@@ -137,6 +137,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true", help="show what would be done, change nothing")
     p.add_argument("--uninstall", action="store_true",
                    help="remove everything the installer put anywhere, and nothing else")
+    p.add_argument("--keep-models", action="store_true",
+                   help="with --uninstall: keep the downloaded models (they are removed by default)")
     p.add_argument("--python", metavar="PY", help=f"the Python {PY_RANGE} to build bgone's environment from")
     p.add_argument("--from-pypi", action="store_true", help="install the engine from PyPI")
     p.add_argument("--source", metavar="DIR_OR_WHEEL", help="install the engine from this folder or wheel")

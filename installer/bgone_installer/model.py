@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from pathlib import Path
 
 from . import APP, InstallError
 from .commands import run_cmd
+from .console import trim
 from .steps import Ctx
 
 MODEL_INFO = (
@@ -57,13 +59,41 @@ def step_model(ctx: Ctx) -> None:
         argv = [ctx.core_python, "-m", APP, "models", "download", info["name"]]
         try:
             ctx.txn.track_new_files(folder, lambda: run_cmd(
-                ctx.log, argv, tty_passthrough=True, show=lambda line: "%" in line))
+                ctx.log, argv, tty_passthrough=True, show=lambda line: "%" in line), keep=_partial)
         except InstallError as e:
-            urls = "\n".join("    " + u for u in info["urls"]) or "    (no address known)"
-            raise InstallError(
-                f"The model {info['name']} could not be downloaded.\n  {e.message}",
-                f"No internet here? Download the file on another computer from:\n{urls}\n"
-                f"  then run the installer again with --model-file PATH/TO/{info['file']}",
-            ) from None
+            raise download_failed(info, folder, e.message) from None
     ctx.model = info
     ctx.log.say(f"    Model {info['name']} is installed.")
+
+
+def _partial(path: Path) -> bool:
+    return path.name.endswith(".part") and path.stat().st_size > 0
+
+
+def _reason(output: str) -> str:
+    """The engine's own words for why, short: "the proxy refused the connection" out of
+    "bgone: Could not download X: URL: the proxy refused the connection (urllib3 details...)"."""
+    for line in output.splitlines():
+        m = re.search(r"Could not download \S+: \S+: ([^(/]+)", line)
+        if m:
+            return trim(m.group(1).strip().rstrip("."), 80)
+    return ""
+
+
+def download_failed(info: dict, folder: Path, output: str) -> InstallError:
+    """One sentence naming the model and the hosts, then what to do; only true words about a
+    partial file (one that is kept is named, with its size)."""
+    hosts = list(dict.fromkeys(urllib.parse.urlsplit(u).hostname or u for u in info["urls"]))
+    where = " or ".join(hosts) or "the internet"
+    reason = _reason(output)
+    msg = f"Could not download the model {info['name']} from {where}" + (f": {reason}." if reason else ".")
+    urls = "\n".join("    " + u for u in info["urls"][:1])
+    hint = ("Behind a proxy? Set HTTPS_PROXY (for example http://proxy:8080) and run the installer "
+            "again.\nNo internet on this computer? Download the file on another one from:\n"
+            f"{urls}\nthen run the installer again with --model-file PATH/TO/{info['file']}")
+    parts = sorted(folder.glob("*.part")) if folder.is_dir() else []
+    kept = [p for p in parts if p.stat().st_size > 0]
+    if kept:
+        mb = sum(p.stat().st_size for p in kept) / 1e6
+        hint += f"\nThe {mb:.1f} MB downloaded so far are kept in {folder}; the next run continues from there."
+    return InstallError(msg, hint)

@@ -34,7 +34,8 @@ HERE = Path(__file__).resolve().parent.parent  # the folder install.py is in
 # core, so that it always speaks the engine's protocol).
 CORE_PROBE = (
     "import json, os, bgone, bgone.worker, bgone_client\n"
-    "print(json.dumps({'version': bgone.__version__,"
+    "from bgone import paths\n"
+    "print(json.dumps({'version': bgone.__version__, 'models': str(paths.model_dir()),"
     " 'client': os.path.dirname(os.path.abspath(bgone_client.__file__))}))\n"
 )
 
@@ -220,6 +221,8 @@ def step_core(ctx: Ctx) -> None:
     info = json.loads(out.strip().splitlines()[-1])
     ctx.version = info["version"]
     ctx.client_src = Path(info["client"])
+    # the engine's model cache (what it downloads, later too) goes with it on --uninstall
+    ctx.txn.own({"type": "model_cache", "path": info["models"]})
     ctx.log.say(f"    bgone {ctx.version} is ready in {ctx.core_python}")
 
 

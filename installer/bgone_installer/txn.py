@@ -246,9 +246,10 @@ class Txn:
                      "file_created": raw is None, **info})
         return info
 
-    def track_new_files(self, folder: Path, fn):
+    def track_new_files(self, folder: Path, fn, keep=None):
         """Run ``fn()`` and return its result; the files and folders it creates under
-        ``folder`` become ours."""
+        ``folder`` become ours. A file for which ``keep(path)`` is true stays on rollback (a
+        partial download that the next run resumes)."""
         missing = []
         p = folder
         while not p.exists():
@@ -270,7 +271,8 @@ class Txn:
                     self.record({"type": "dir", "path": str(f)})
             for f in new:
                 if not f.is_dir():
-                    self._push(f"remove {f}", lambda f=f: f.unlink(missing_ok=True))
+                    if not (keep and keep(f)):
+                        self._push(f"remove {f}", lambda f=f: f.unlink(missing_ok=True))
                     self.record({"type": "file", "path": str(f), "previous": None})
 
     def created_tree(self, path: Path) -> None:

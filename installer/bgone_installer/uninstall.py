@@ -6,7 +6,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from . import KRITARC_KEY, PLUGIN_SETTINGS_SECTION, winpath
+from . import APP, KRITARC_KEY, PLUGIN_SETTINGS_SECTION, winpath
 from .console import Log, ask
 from .ini import ini_drop_section, ini_unset
 from .steps import Ctx
@@ -21,6 +21,21 @@ def _undo_record(rec: dict, log: Log, dry: bool) -> str | None:
             return None
         if not dry:
             _rmtree(path)
+        return f"remove {path}"
+    if t == "model_cache":
+        if not path.is_dir():
+            return None
+        if APP not in path.parts:  # BGONE_MODEL_DIR pointed elsewhere: only bgone's own files
+            files = [f for f in path.iterdir() if f.is_file() and (
+                f.name == "custom-models.json" or f.name.endswith((".onnx", ".part", ".lock", ".verified")))]
+            if not dry:
+                for f in files:
+                    f.unlink()
+            return f"remove bgone's models from {path}" if files else None
+        if not dry:
+            _rmtree(path)
+            if path.parent.name == APP:
+                _rmdir_if_empty(path.parent)
         return f"remove {path}"
     if t == "file":
         previous = _unb64(rec.get("previous"))
@@ -85,6 +100,24 @@ def _tense(line: str, dry: bool) -> str:
     return f"{done} {rest}" if done else line
 
 
+def disk_use(path: Path) -> int:
+    """Bytes in ``path`` (a file or a whole folder; links not followed)."""
+    try:
+        if path.is_symlink() or path.is_file():
+            return path.lstat().st_size
+        return sum(f.lstat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+    except OSError:
+        return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def _within(path: str, folder: str) -> bool:
+    return Path(path) == Path(folder) or Path(folder) in Path(path).parents
+
+
 def uninstall(ctx: Ctx) -> int:
     log, dry = ctx.log, ctx.dry
     m = ctx.manifest
@@ -94,13 +127,25 @@ def uninstall(ctx: Ctx) -> int:
         return 0
     records = list(m.records)
     log.say(f"Removing bgone {m.data.get('version', '?')} (installed {m.data.get('installed_at', '?')})")
+    caches = [r["path"] for r in records if r["type"] == "model_cache" and Path(r["path"]).is_dir()]
+    for folder in caches:
+        size = _size(disk_use(Path(folder)))
+        if ctx.args.keep_models:
+            log.say(f"  The models in {folder} ({size}) are kept (--keep-models).")
+        else:
+            log.say(f"  This includes the models in {folder} ({size}); --keep-models keeps them.")
     if not dry and not ctx.args.yes and not ask(ctx.log, "Remove it?"):
         log.say("Nothing was changed.")
         return 1
+    if ctx.args.keep_models:
+        records = [r for r in records if r["type"] != "model_cache"
+                   and not (r["type"] == "file" and any(_within(r["path"], c) for c in caches))]
     problems = []
+    freed = 0
     dirs = [r for r in records if r["type"] == "dir"]
     others = [r for r in records if r["type"] != "dir" and r.get("path") != str(m.path)]
     for rec in reversed(others):
+        before = disk_use(Path(rec["path"])) if rec.get("path") else 0
         try:
             line = _undo_record(rec, log, dry)
         except OSError as e:
@@ -108,6 +153,8 @@ def uninstall(ctx: Ctx) -> int:
             problems.append(f"{rec.get('path')}: {e}")
         if line:
             log.say("  " + _tense(line, dry))
+            after = disk_use(Path(rec["path"])) if rec.get("path") and not dry else 0
+            freed += max(0, before - after)
     if not dry:
         m.path.unlink(missing_ok=True)
     for rec in sorted(dirs, key=lambda r: len(Path(r["path"]).parts), reverse=True):
@@ -119,5 +166,8 @@ def uninstall(ctx: Ctx) -> int:
         for p in problems:
             log.say("  " + p)
         return 1
-    log.say("\n" + ("Dry run finished: nothing was changed." if dry else "bgone has been removed."))
+    if dry:
+        log.say(f"\nDry run finished: nothing was changed (it would free {_size(freed)}).")
+    else:
+        log.say(f"\nbgone has been removed; {_size(freed)} freed.")
     return 0
