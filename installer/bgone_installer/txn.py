@@ -38,7 +38,10 @@ def _umask() -> int:
 
 
 def _atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write beside ``path`` and rename over it; keeps the old file's permissions."""
+    """Write beside ``path`` and rename over it; keeps the old file's permissions. A symlink
+    (a kritarc kept in a dotfiles repository) is written through and stays a link."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o7777
