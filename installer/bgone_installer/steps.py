@@ -30,6 +30,8 @@ from .pythons import _py_text, find_python, probe_python
 from .txn import Manifest, Txn, flatpak_override_cmd
 
 HERE = Path(__file__).resolve().parent.parent  # the folder install.py is in
+LOCK = HERE / "requirements-lock.txt"  # written by lock.py
+ENGINE_SIZE = "about 300 MB"
 # In bgone's Python: its version, and the client package the plug-ins get (from the installed
 # core, so that it always speaks the engine's protocol).
 CORE_PROBE = (
@@ -186,6 +188,45 @@ def _pip_show(line: str) -> bool:
     return line.startswith(("Collecting ", "Downloading ", "Installing collected", "Successfully "))
 
 
+def lock_pythons(lock: Path) -> set[str]:
+    """The Python versions the lock file has a complete set of files for (its first line)."""
+    try:
+        first = lock.read_text("utf-8").splitlines()[0]
+    except (OSError, IndexError):
+        return set()
+    return set(first.split(":", 1)[1].split()) if first.startswith("# python:") else set()
+
+
+def _pip(ctx: Ctx, *args: str) -> list[str]:
+    return [ctx.core_python, "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check",
+            *args]
+
+
+def _pip_install(ctx: Ctx, src: str) -> None:
+    """The libraries at the versions the tests ran with, each file checked against its sha256
+    (pip's hash-checking mode), then bgone itself; where that set has no files for this Python
+    or system, the newest versions that fit, and the summary says so."""
+    version = _py_text(ctx.base["version"][:2]) if ctx.base else ""
+    if version in lock_pythons(LOCK):
+        ctx.log.say("    The libraries' versions are the tested ones, each file checked by its sha256.")
+        try:
+            run_cmd(ctx.log, _pip(ctx, "--require-hashes", "-r", str(LOCK)), show=_pip_show)
+            run_cmd(ctx.log, _pip(ctx, "--upgrade", "--no-deps", src), show=_pip_show)
+            run_cmd(ctx.log, [ctx.core_python, "-m", "pip", "check", "--disable-pip-version-check"])
+            return
+        except InstallError as e:
+            ctx.log.detail(e.message)
+            ctx.log.say("    The tested versions do not install here; taking the newest that fit instead.")
+            ctx.notes.append("bgone's libraries are not the versions it was tested with (those do not "
+                             "install on this system; see the log).")
+    else:
+        ctx.log.detail(f"{LOCK.name} has no tested set for Python {version}")
+        ctx.notes.append(f"No tested set of libraries exists for Python {version}: bgone got the newest "
+                         f"versions that fit. Python {' or '.join(sorted(lock_pythons(LOCK)))} gets "
+                         f"the tested ones.")
+    run_cmd(ctx.log, _pip(ctx, "--upgrade", src), show=_pip_show)
+
+
 def step_core(ctx: Ctx) -> None:
     a = ctx.args
     if a.no_venv:
@@ -196,10 +237,8 @@ def step_core(ctx: Ctx) -> None:
             ctx.txn.would(f"run {ctx.core_python} -m pip install --upgrade {src}")
         else:
             ctx.log.say(f"    Installing bgone and its libraries from {src}")
-            ctx.log.say("    (about 300 MB; this can take a few minutes)")
-            pip = [ctx.core_python, "-m", "pip", "install", "--upgrade", "--no-cache-dir",
-                   "--disable-pip-version-check", src]
-            run_cmd(ctx.log, pip, show=_pip_show)
+            ctx.log.say(f"    ({ENGINE_SIZE}; this can take a few minutes)")
+            _pip_install(ctx, src)
     if ctx.dry and not Path(ctx.core_python).exists():
         ctx.client_src = ctx.src / "core" / "bgone_client"
         return
