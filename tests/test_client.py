@@ -662,3 +662,163 @@ def test_a_stuck_persistent_worker_is_killed_on_cancel(patched_python, runtime_d
     new = w.pid
     w.close()
     _kill(new)
+
+
+# -- the persistent worker and clients that vanish or stall -----------------------------------
+
+
+def _daemon(python: Path) -> tuple[str, int]:
+    """A running persistent worker for ``python``: (its socket address, its pid)."""
+    w = Worker(str(python), persistent=True)
+    w.start()
+    pid = w.pid
+    w.close()
+    return transport.persistent_address(str(python)), pid
+
+
+def _raw(address: str, served: bool = False):
+    """A bare connection; with ``served``, one the daemon greeted (not turned away as busy)."""
+    import socket
+
+    for _ in range(50):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(address)
+        if not served or b'"hello"' in s.makefile("rb").readline():
+            return s
+        s.close()
+        time.sleep(0.1)
+    raise AssertionError("the daemon never became free")
+
+
+def test_the_daemon_survives_a_client_gone_with_its_reply_unsent(patched_python, runtime_dir):
+    address, pid = _daemon(patched_python)
+    for _ in range(3):  # the plug-in process killed mid-request, three times
+        s = _raw(address, served=True)
+        s.sendall(client.framing.encode_message(
+            {"type": "remove", "id": 1, "width": 256, "height": 256, "stride": 1024},
+            image(256, 256)))  # fmt: skip
+        s.close()
+        time.sleep(0.3)  # the daemon computes and writes to nobody
+    w = Worker(str(patched_python), persistent=True)
+    data = image(8, 8)
+    assert w.remove(data, 8, 8) == red(data)
+    assert w.pid == pid and alive(pid), "the daemon died with the client"
+    w.close()
+
+
+def test_a_client_that_hangs_up_at_once_does_not_block_the_next(patched_python, runtime_dir):
+    address, pid = _daemon(patched_python)
+    _raw(address).close()
+    time.sleep(0.3)
+    w = Worker(str(patched_python), persistent=True)
+    t0 = time.monotonic()
+    data = image(8, 8)
+    assert w.remove(data, 8, 8) == red(data)
+    assert time.monotonic() - t0 < 10 and w.pid == pid
+    w.close()
+
+
+def test_a_stalled_connection_does_not_block_other_clients(patched_python, runtime_dir, monkeypatch):
+    from bgone_client import worker as client_worker
+
+    monkeypatch.setattr(client_worker, "STARTUP_TIMEOUT", 15.0)  # fail fast where it would hang
+    address, pid = _daemon(patched_python)
+    stalled = _raw(address)
+    stalled.sendall(b'{"type":"remove","id":1,"width":4')  # half a header, then nothing
+    try:
+        w = Worker(str(patched_python), persistent=True)
+        t0 = time.monotonic()
+        data = image(8, 8)
+        assert w.remove(data, 8, 8) == red(data)  # served at once, by a private worker
+        assert time.monotonic() - t0 < 10
+        assert w.pid != pid
+        w.close()
+    finally:
+        stalled.close()
+
+
+# -- hostile neighbours: the shared temp folder when XDG_RUNTIME_DIR is unset ------------------
+
+OTHER_UID = 54321  # another local user (the tests run as root, so they can play one)
+needs_root = pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
+                                reason="playing another user needs root")  # fmt: skip
+
+
+def _worker_folder(python: Path) -> Path:
+    return Path(transport.persistent_address(str(python))).parent
+
+
+@needs_root
+@pytest.mark.parametrize("planted", ["other_owner", "open_mode", "symlink"])
+def test_a_worker_folder_that_is_not_ours_is_refused(patched_python, runtime_dir, tmp_path, planted):
+    folder = _worker_folder(patched_python)
+    decoy = tmp_path / "decoy"
+    decoy.mkdir(mode=0o700)
+    if planted == "symlink":
+        folder.symlink_to(decoy)
+    else:
+        folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o777 if planted == "open_mode" else 0o700)
+        if planted == "other_owner":
+            os.chown(folder, OTHER_UID, OTHER_UID)
+    data = image(6, 6)
+    with Worker(str(patched_python), persistent=True) as w:
+        assert w.remove(data, 6, 6) == red(data)  # a private worker does the job
+        assert isinstance(w._proc, transport.PipeProcess) and not isinstance(w._proc, transport.SocketProcess)
+    assert not list(folder.glob("*")) and not list(decoy.glob("*"))  # nothing placed there
+
+
+@needs_root
+def test_the_log_is_never_written_through_a_planted_link(patched_python, runtime_dir, tmp_path):
+    folder = _worker_folder(patched_python)
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    log = Path(transport.persistent_address(str(patched_python))[: -len(".sock")] + ".log")
+    log.symlink_to(victim)
+    data = image(6, 6)
+    with Worker(str(patched_python), persistent=True) as w:
+        assert w.remove(data, 6, 6) == red(data)
+    assert victim.read_text() == "precious"
+
+
+IMPOSTOR = """
+import json, os, socket, sys
+address, victim = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(address)
+os.chmod(address, 0o777)
+os.setuid({uid})  # from here on it is another user's process
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    c.sendall(json.dumps({{"type": "hello", "protocol": {proto}, "version": "x", "pid": victim}}).encode() + b"\\n")
+    c.recv(100)
+    c.sendall(b"garbage that makes the client discard its worker\\n")
+"""
+
+
+@needs_root
+def test_another_users_listener_gets_no_pixels_and_no_kill(patched_python, runtime_dir, tmp_path):
+    import subprocess
+
+    folder = _worker_folder(patched_python)
+    folder.mkdir(mode=0o700)
+    address = transport.persistent_address(str(patched_python))
+    victim = subprocess.Popen(["sleep", "60"])
+    script = tmp_path / "impostor.py"
+    script.write_text(IMPOSTOR.format(uid=OTHER_UID, proto=client.PROTOCOL_VERSION))
+    impostor = subprocess.Popen([sys.executable, str(script), address, str(victim.pid)])
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(address) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        data = image(6, 6)
+        with Worker(str(patched_python), persistent=True) as w:
+            assert w.remove(data, 6, 6) == red(data)  # served by a private worker instead
+        assert victim.poll() is None, "the client killed a process named by a stranger's hello"
+    finally:
+        impostor.kill()
+        victim.kill()
+        impostor.wait(5)
+        victim.wait(5)

@@ -187,6 +187,8 @@ class Server:
             log.warning("reading stdin failed: %s", e)
             self._stop()
             self.requests.put(("eof", None, None))
+        else:  # stopped (the host went away while we wrote): the main loop must hear of it
+            self.requests.put(("eof", None, None))
 
     def _on_cancel(self, rid: Any) -> None:
         with self._state_lock:
@@ -355,14 +357,21 @@ def listen(address: str, idle_timeout: float) -> int:
 
     GIMP starts a new plug-in process for every call; without this its worker (and the model
     session) would start cold on every click. A second daemon for the same address exits at once.
+    A connection is served on a thread of its own, so the daemon keeps accepting: a client that
+    arrives while another is connected is told "busy" at once (it then starts a private
+    worker), and one that vanishes or stalls only ever loses its own connection.
     """
     import socket
 
+    from bgone_client.transport import private_folder
+
     from .filelock import FileLock
 
-    folder = os.path.dirname(address)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)  # only this user may connect
+    try:
+        private_folder(os.path.dirname(address))  # only this user may connect
+    except OSError as e:
+        log.error("not listening: %s", e)
+        return 1
     lock = FileLock(Path(address + ".lock"))
     if not lock.try_acquire():
         log.info("another worker already serves %s", address)
@@ -373,40 +382,76 @@ def listen(address: str, idle_timeout: float) -> int:
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         srv.bind(address)
         srv.listen(8)
-        srv.settimeout(idle_timeout)
+        srv.settimeout(ACCEPT_POLL)
         log.info("listening on %s (idle timeout %.0f s)", address, idle_timeout)
+        state = {"thread": None, "ended": time.monotonic(), "shutdown": False}
         while True:
+            busy = state["thread"] is not None and state["thread"].is_alive()
+            if not busy and (state["shutdown"] or time.monotonic() - state["ended"] > idle_timeout):
+                log.info("shutdown requested" if state["shutdown"] else "idle; exiting")
+                return 0
             try:
                 conn, _ = srv.accept()
             except TimeoutError:
-                log.info("idle for %.0f s; exiting", idle_timeout)
-                return 0
-            conn.settimeout(None)
-            try:  # results cross in 1 MB steps (the client does the same for requests)
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
-            except OSError:
-                pass
-            with (
-                conn,
-                conn.makefile("rb", buffering=1 << 20) as rf,
-                conn.makefile("wb", buffering=1 << 16) as wf,
-            ):
-                server = Server(rf, wf)
-                server.serve()
-                if server.reader.is_alive():  # a shutdown left the reader waiting: end the link
-                    try:
-                        conn.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    server.reader.join(2.0)
-            if server.shutdown_requested:
-                return 0
+                continue
+            if state["thread"] is not None:
+                state["thread"].join(BUSY_WAIT)  # a client that just closed is leaving
+                if state["thread"].is_alive():
+                    _refuse_busy(conn)
+                    continue
+            state["thread"] = threading.Thread(target=_serve_connection, args=(conn, idle_timeout, state),
+                                               name="bgone-connection", daemon=True)  # fmt: skip
+            state["thread"].start()
     finally:
         try:
             os.unlink(address)
         except OSError:
             pass
         lock.release()
+
+
+ACCEPT_POLL = 0.5  # seconds between the daemon's checks for idleness and shutdown
+BUSY_WAIT = 2.0  # seconds a new client waits for the previous one to leave before "busy"
+
+
+def _serve_connection(conn: Any, timeout: float, state: dict[str, Any]) -> None:
+    """One client, start to end. Silence longer than ``timeout`` ends the connection; a client
+    gone mid-reply (BrokenPipeError when the rest of the answer is flushed) only drops it."""
+    import socket
+
+    try:
+        conn.settimeout(timeout)
+        try:  # results cross in 1 MB steps (the client does the same for requests)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
+        except OSError:
+            pass
+        with conn, conn.makefile("rb", buffering=1 << 20) as rf, conn.makefile("wb", buffering=1 << 16) as wf:
+            server = Server(rf, wf)
+            server.serve()
+            state["shutdown"] = server.shutdown_requested
+            if server.reader.is_alive():  # a shutdown left the reader waiting: end the link
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                server.reader.join(2.0)
+    except (OSError, ValueError) as e:
+        log.info("client connection dropped: %s", e)
+    finally:
+        state["ended"] = time.monotonic()
+
+
+def _refuse_busy(conn: Any) -> None:
+    """Tell a second client at once that the engine is serving another one."""
+    try:
+        conn.settimeout(2.0)
+        conn.sendall(protocol.encode_message(protocol.error(
+            None, "busy", "bgone's engine is busy with another request.",
+            "bgone starts a second engine for this one.")))  # fmt: skip
+    except OSError:
+        pass
+    finally:
+        conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:

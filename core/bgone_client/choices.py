@@ -10,16 +10,13 @@ REFINE_CHOICES = (
     ("fast", "Fast (good edges)", "Refines hair, fur and other soft edges at reduced resolution."),
     ("best", "Best (hair and fur, slower)", "Refines soft edges at full resolution. Takes longer."),
 )
-REFINE_LEVELS = tuple(c[0] for c in REFINE_CHOICES)
-DEFAULT_REFINE = "fast"
-
 OUTPUT_CHOICES = (
     ("mask", "Mask", "Hide the background with a mask on the layer."),
     ("selection", "Selection", "Select the subject, replacing the selection."),
     ("layer", "New layer", "Add a new layer holding the cut-out subject, with cleaned edge colours."),
 )
-OUTPUTS = tuple(c[0] for c in OUTPUT_CHOICES)
-DEFAULT_OUTPUT = "mask"
+REFINE_LEVELS, DEFAULT_REFINE = tuple(c[0] for c in REFINE_CHOICES), "fast"
+OUTPUTS, DEFAULT_OUTPUT = tuple(c[0] for c in OUTPUT_CHOICES), "mask"
 
 DEFAULT_MODEL_LABEL = "Default (best installed model)"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import os
 import queue
+import stat
 import subprocess
 import sys
 import threading
@@ -117,22 +118,21 @@ class PipeProcess:
                 self.popen.wait(graceful)
             except subprocess.TimeoutExpired:
                 pass
-        if self.popen.poll() is None:
-            try:
-                self.popen.terminate()
-                self.popen.wait(1.0)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        if self.popen.poll() is None:
-            try:
-                self.popen.kill()
-                self.popen.wait(5.0)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+        for end, wait in ((self.popen.terminate, 1.0), (self.popen.kill, 5.0)):
+            if self.popen.poll() is None:
+                try:
+                    end()
+                    self.popen.wait(wait)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
         self.outbox.put(None)
-        for stream in (self.popen.stdout, self.popen.stderr):
+        self._release((self.popen.stdout, self.popen.stderr))
+
+    def _release(self, closables: tuple) -> None:
+        """Close the streams (any may be closed already) and let the threads finish."""
+        for f in closables:
             try:
-                stream.close()
+                f.close()
             except (OSError, ValueError):
                 pass
         for t in self._threads:
@@ -157,6 +157,52 @@ def persistent_address(python: str) -> str | None:
     return path if len(path.encode("utf-8")) < 100 else None  # AF_UNIX path length limit
 
 
+def private_folder(folder: str) -> None:
+    """Make the worker folder, or accept an existing one only when it is a real folder of this
+    user with mode 0700; OSError otherwise. In the shared temp folder another local user could
+    have made it first, to listen in our place or to plant links."""
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise OSError(f"{folder} is not a private folder of this user")
+
+
+def peer_identity(sock: Any) -> tuple[int | None, int | None]:
+    """(uid, pid) of the process listening at the other end of a Unix socket, as the kernel
+    tells it (SO_PEERCRED on Linux, LOCAL_PEERCRED/LOCAL_PEERPID on macOS); None where unknown."""
+    import socket
+    import struct
+
+    try:
+        if hasattr(socket, "SO_PEERCRED"):
+            pid, uid, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+            return uid, pid
+        if sys.platform == "darwin":  # SOL_LOCAL = 0, LOCAL_PEERCRED = 1 (struct xucred), LOCAL_PEERPID = 2
+            uid = struct.unpack_from("2I", sock.getsockopt(0, 1, 76))[1]
+            pid = struct.unpack("i", sock.getsockopt(0, 2, 4))[0]
+            return uid, pid
+    except OSError:
+        pass
+    return None, None
+
+
+def _open_log(path: str) -> Any:
+    """The daemon's log for appending (emptied past 1 MB), never through a link nor a file of
+    someone else."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o600)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+        os.close(fd)
+        raise OSError(f"{path} is not a log file of this user")
+    if st.st_size > 1 << 20:
+        os.ftruncate(fd, 0)
+    return os.fdopen(fd, "ab")
+
+
 class SocketProcess(PipeProcess):
     """The same message pipes as PipeProcess, over a connection to a persistent worker (started
     detached if none is listening). Closing the connection leaves the worker warm for the next
@@ -171,11 +217,11 @@ class SocketProcess(PipeProcess):
         self.address = address
         self.log_path = address[: -len(".sock")] + ".log"
         self.daemon = None
+        self.peer_pid: int | None = None  # the worker's pid as the kernel reports it
+        private_folder(os.path.dirname(address))
         sock = self._connect()
         if sock is None:
-            os.makedirs(os.path.dirname(address), mode=0o700, exist_ok=True)
-            big = os.path.exists(self.log_path) and os.path.getsize(self.log_path) > 1 << 20
-            with open(self.log_path, "wb" if big else "ab") as log:
+            with _open_log(self.log_path) as log:
                 self.daemon = subprocess.Popen(
                     argv + ["--listen", address, "--idle-timeout", str(self.IDLE_TIMEOUT)],
                     stdin=subprocess.DEVNULL,
@@ -221,10 +267,14 @@ class SocketProcess(PipeProcess):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(self.address)
-            return s
         except OSError:
             s.close()
             return None
+        uid, self.peer_pid = peer_identity(s)
+        if uid is not None and uid != os.getuid():
+            s.close()
+            raise OSError(f"{self.address} is served by another user (uid {uid})")
+        return s
 
     def alive(self) -> bool:
         return not self.ended.is_set()
@@ -240,7 +290,10 @@ class SocketProcess(PipeProcess):
                 pass
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            s = self._connect()
+            try:
+                s = self._connect()
+            except OSError:  # someone else's by now: not ours to wait for
+                return
             if s is None:
                 return
             s.close()
@@ -249,7 +302,8 @@ class SocketProcess(PipeProcess):
     def stderr_tail(self, n: int = SHOWN_STDERR_LINES) -> list:
         time.sleep(0.05)
         try:
-            with open(self.log_path, "rb") as f:
+            fd = os.open(self.log_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
                 f.seek(0, 2)
                 f.seek(max(0, f.tell() - 20000))
                 lines = f.read().decode("utf-8", "replace").splitlines()
@@ -270,11 +324,4 @@ class SocketProcess(PipeProcess):
             self.sock.shutdown(self._socket_module.SHUT_RDWR)
         except OSError:
             pass
-        for f in (self._rfile, self._wfile, self.sock):
-            try:
-                f.close()
-            except (OSError, ValueError):
-                pass
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(1.0)
+        self._release((self._rfile, self._wfile, self.sock))

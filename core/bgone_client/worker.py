@@ -125,6 +125,11 @@ class Worker:
             self._proc = proc
             try:
                 kind, msg, _ = self._next(proc, time.monotonic() + STARTUP_TIMEOUT, startup=True)
+                if isinstance(proc, SocketProcess) and msg.get("kind") == "busy":
+                    # the shared engine serves another host process: start a private one
+                    proc.stop()
+                    self._proc = proc = PipeProcess(argv, clean_env(), cwd)
+                    kind, msg, _ = self._next(proc, time.monotonic() + STARTUP_TIMEOUT, startup=True)
                 if kind != "msg" or msg.get("type") != "hello":
                     raise ClientError(
                         "protocol",
@@ -157,9 +162,8 @@ class Worker:
         """Drop a worker whose state is unknown (timeout, garbage, ignored cancel): kill it,
         a shared persistent one included, so the next call gets a fresh one."""
         proc, hello, self._proc, self.hello = self._proc, self.hello, None, None
-        if isinstance(proc, SocketProcess):
-            pid = hello.get("pid") if hello and proc.alive() else None
-            proc.stop(pid=pid if isinstance(pid, int) else None)
+        if isinstance(proc, SocketProcess):  # kill only a pid the kernel vouched for, never hello's
+            proc.stop(pid=proc.peer_pid if hello and proc.alive() else None)
         elif proc is not None:
             proc.stop()
 
@@ -168,9 +172,8 @@ class Worker:
         proc = self._proc
         if proc is None:
             return None
-        if proc.popen is None:
-            pid = (self.hello or {}).get("pid")
-            return pid if isinstance(pid, int) else None
+        if isinstance(proc, SocketProcess):
+            return proc.peer_pid
         return proc.popen.pid
 
     def stderr_tail(self, n: int = SHOWN_STDERR_LINES) -> list[str]:

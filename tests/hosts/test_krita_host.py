@@ -191,7 +191,7 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     assert report["action_text"] == "Remove Background"
     assert "bgone_remove_background" in report["tools_menu"]
     assert report["docker_widget"] is True
-    assert any(m.startswith("u2netp:") and "installed" in m for m in report["docker_models"]), report["docker_models"]
+    assert any(m.startswith("u2netp (") and "installed" in m for m in report["docker_models"]), report["docker_models"]
     runs = {r["output"]: r for r in report["runs"]}
     for output in ("mask", "layer", "selection"):
         run = runs[output]
@@ -553,7 +553,7 @@ def start():
 
     @guard
     def next_step():
-        from bgone_krita import CONTROLLER
+        controller = docker.controller  # the one the plug-in handed to its docker and action
         if not steps:
             finish(0 if all(r.get("state") == "done" for r in report["runs"]) else 4)
             return
@@ -565,13 +565,13 @@ def start():
             step["states"].append([st, round(fraction, 3), text])
             if st in ("done", "error", "cancelled"):
                 step["state"] = st
-                CONTROLLER.listeners.remove(on_state)
+                controller.listeners.remove(on_state)
                 if st != "done":
                     QTimer.singleShot(0, lambda: finish(4))
                     return
                 QTimer.singleShot(300, lambda: undo_then(step))
 
-        CONTROLLER.listeners.append(on_state)
+        controller.listeners.append(on_state)
         docker.output_box.setCurrentIndex(docker.output_box.findData(output))
         docker.run_button.click()  # the user's path: the docker's own button
 
