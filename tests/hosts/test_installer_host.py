@@ -202,7 +202,9 @@ def _check():
         if module is None:
             _finish(report, 3)
         report["package"] = module.__file__
-        report["controller"] = module.CONTROLLER is not None
+        from bgone_krita.docker import BgoneDocker
+        ours = [d for d in app.dockers() if isinstance(d, BgoneDocker)]  # one per window
+        report["controller"] = bool(ours) and getattr(ours[0], "controller", None) is not None
         from bgone_krita import connection
         report["models"] = connection.HOLDER.models()
         doc = app.openDocument(os.environ["HOSTPROBE_PHOTO"])
