@@ -637,10 +637,14 @@ def test_real_venv_install(home, u2netp_path, capsys):
     cfg = read_json(home / ".config/bgone/config.json")
     assert cfg["python"] == str(venv_py)
     assert read_json(home / ".config/GIMP/3.0/plug-ins" / GIMP / "bgone_config.json")["python"] == str(venv_py)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # as a user's terminal has it
     r = subprocess.run([str(venv_py), "-c", "import bgone, sys; print(bgone.__file__)"],
-                       capture_output=True, text=True, check=True)
+                       capture_output=True, text=True, check=True, env=env)
     assert str(home) in r.stdout  # a real install, not the checkout
     assert "passed (u2netp" in out
+    # the libraries at the tested versions, each file checked by its sha256
+    assert "The libraries' versions are the tested ones" in out
+    assert "do not install here" not in out and "not the versions it was tested with" not in words(out)
     # re-run: reuses the venv, upgrades in place
     assert run("--yes", "--python", DEV_PY, "--skip-model", "--skip-selftest") == 0
     assert "Reusing" in capsys.readouterr().out
