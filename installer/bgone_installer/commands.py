@@ -27,7 +27,8 @@ def clean_env() -> dict:
 
 def run_cmd(log: Log, argv: list[str], *, show=None, tty_passthrough: bool = False,
             timeout: float | None = None) -> str:
-    """Run a command, logging its output. ``show(line)`` decides which lines the user sees;
+    """Run a command, logging its output. ``show(line)`` decides which lines the user sees (and
+    may return a shorter text for one);
     with ``tty_passthrough`` stderr goes straight to the terminal (live progress bars)."""
     log.detail("$ " + shlex.join(str(a) for a in argv))
     passthrough = tty_passthrough and sys.stderr.isatty()
@@ -46,8 +47,10 @@ def run_cmd(log: Log, argv: list[str], *, show=None, tty_passthrough: bool = Fal
         line = line.rstrip("\r\n")
         lines.append(line)
         log.detail(line)
-        if show and show(line):
-            log.say(trim("    " + line.split("\r")[-1], console_width()))
+        shown = show(line) if show else None
+        if shown:  # True: the line as it is; a string: the line as ``show`` put it
+            text = shown if isinstance(shown, str) else line
+            log.say(trim("    " + text.split("\r")[-1], console_width()))
         if deadline and time.monotonic() > deadline:
             proc.kill()
             break

@@ -184,8 +184,11 @@ def step_venv(ctx: Ctx) -> None:
                            "See the log for details.")
 
 
-def _pip_show(line: str) -> bool:
-    return line.startswith(("Collecting ", "Downloading ", "Installing collected", "Successfully "))
+def _pip_show(line: str) -> str | bool:
+    """pip's progress lines worth a user's eye, without "(from -r requirements-lock.txt (line 18))"."""
+    if not line.startswith(("Collecting ", "Downloading ", "Installing collected", "Successfully ")):
+        return False
+    return re.sub(r" \(from .*$", "", line)
 
 
 def lock_pythons(lock: Path) -> set[str]:
