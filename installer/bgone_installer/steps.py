@@ -237,7 +237,12 @@ def step_core(ctx: Ctx) -> None:
     else:
         src = core_source(a)
         if ctx.dry:
-            ctx.txn.would(f"run {ctx.core_python} -m pip install --upgrade {src}")
+            version = _py_text(ctx.base["version"][:2]) if ctx.base else ""
+            if version in lock_pythons(LOCK):
+                ctx.txn.would(f"run {ctx.core_python} -m pip install --require-hashes -r {LOCK}")
+                ctx.txn.would(f"then pip install --upgrade --no-deps {src}")
+            else:
+                ctx.txn.would(f"run {ctx.core_python} -m pip install --upgrade {src}")
         else:
             ctx.log.say(f"    Installing bgone and its libraries from {src}")
             ctx.log.say(f"    ({ENGINE_SIZE}; this can take a few minutes)")
