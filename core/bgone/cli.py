@@ -5,7 +5,6 @@ written."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -60,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     mi.add_argument("--like", metavar="KNOWN_MODEL", help="register a custom ONNX export with this model's recipe")
     mr = ms.add_parser("remove", help="delete a model file from the cache")
     mr.add_argument("name")
+    info = sub.add_parser("info", help="version, device in use (and why a GPU is not), models")
+    info.add_argument("--device", default="auto", help="the --device choice to report on")
     return p
 
 
@@ -170,20 +171,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _models_rows() -> list[dict[str, Any]]:
-    from . import registry, store
-
-    default = registry.default_model_name()
-    return [
-        {
-            "name": m.name, "description": m.description, "size_label": m.size_label, "size": m.size,
-            "installed": store.is_installed(m), "license": m.license, "commercial_use": m.commercial_use,
-            "default": m.name == default, "custom": m.custom, "input_size": list(m.input_size),
-        }
-        for m in registry.all_models()
-    ]
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from . import paths, registry, store
 
@@ -191,16 +178,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(paths.model_dir())
         return 0
     if args.mcmd == "list":
-        rows = _models_rows()
-        if args.json:
-            print(json.dumps(rows, indent=1))
-            return 0
-        print(f"{'':2}{'model':24}{'size':>9}  {'installed':10}licence")
-        for r in rows:
-            mark = "* " if r["default"] else "  "
-            lic = r["license"] + ("" if r["commercial_use"] else "  (NON-COMMERCIAL use only)")
-            print(f"{mark}{r['name']:24}{r['size_label']:>9}  {'yes' if r['installed'] else 'no':10}{lic}")
-        print("\n* = default.  Models live in", paths.model_dir())
+        from .catalog import model_rows
+        from .cli_models import print_models
+
+        print_models(model_rows(), args.json)
         return 0
     if args.mcmd == "download":
         spec = registry.get_model(args.name or registry.default_model_name())
@@ -252,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="bgone: %(message)s")
     try:
+        if args.cmd == "info":
+            from .cli_models import cmd_info
+
+            return cmd_info(args)
         return cmd_remove(args) if args.cmd == "remove" else cmd_models(args)
     except BgoneError as e:
         print(f"bgone: {e.message}", file=sys.stderr)
