@@ -94,6 +94,7 @@ def predict_alpha(
     report = progress or (lambda stage, fraction: None)
     rgb, _ = load_rgba(image)
     spec = resolve_model(model)
+    refine = spec.refine_level(refine)  # a matting model's matte is not matted again
     path = store.ensure_model(spec, progress=progress, cancel=cancel)
     _check(cancel)
     report("inference", 0.0)

@@ -96,6 +96,13 @@ class ModelSpec:
     def urls(self) -> list[str]:
         return [u for u in (self.url, *self.mirrors) if u]
 
+    def refine_level(self, level: str) -> str:
+        """The refinement that runs for a requested level. A matting model's output is already
+        a matte, and matting it again costs edge quality (bench/bench_models.py, MODNet on
+        ../shared/eval: `fast` is worse than the raw output on SAD and gradient error, the
+        guided upsample alone better on both), so it gets the guided upsample only."""
+        return "none" if self.matte else level
+
     @property
     def checksums(self) -> tuple[str, ...]:
         """Every published digest of the file ("algo:hex"), all checked when it is fetched."""
@@ -233,7 +240,8 @@ def register_custom(name: str, like: str, file: str, checksum: str, size: int) -
             kind="bad_argument",
         )
     spec = replace(
-        base, name=name, file=file, url=None, mirrors=(), archives=(), checksum=checksum, size=size,
+        base, name=name, file=file, url=None, mirrors=(), archives=(), checksum=checksum, md5=None,
+        size=size,
         approx_size_mb=round(size / 1e6, 1), custom=True,
         description=f"Imported file with the {base.name} recipe ({base.family} family).",
         extra={"like": base.name},
