@@ -134,3 +134,23 @@ def test_custom_model_keeps_the_recipe_it_is_like(model_dir):
     spec = registry.register_custom("my-modnet", "modnet", "my-modnet.onnx", "sha256:" + "cd" * 32, 99)
     got = registry.get_model("my-modnet")
     assert got == spec and got.input_rule.mode == "short_side" and got.matte and got.md5 is None
+
+
+def test_pipeline_does_not_mat_modnets_matte(model_dir, modnet_path, monkeypatch):
+    """The pipeline honours refine_level: MODNet at the default level never reaches matting."""
+    import shutil
+
+    import numpy as np
+
+    from bgone import pipeline, refine
+
+    shutil.copyfile(modnet_path, model_dir / "modnet.onnx")
+
+    def no_matting(*a, **k):
+        raise AssertionError("refine_alpha called for a matting model")
+
+    monkeypatch.setattr(refine, "refine_alpha", no_matting)
+    img = np.zeros((120, 90, 3), np.uint8)
+    img[30:, 20:70] = (200, 60, 50)
+    fast = pipeline.predict_alpha(img, "modnet", refine=pipeline.DEFAULT_REFINE, device="cpu")
+    assert np.array_equal(fast, pipeline.predict_alpha(img, "modnet", refine="none", device="cpu"))
