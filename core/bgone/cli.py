@@ -5,7 +5,6 @@ written."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -64,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_edit import add_parsers
 
     add_parsers(sub)
+    info = sub.add_parser("info", help="version, device in use (and why a GPU is not), models")
+    info.add_argument("--device", default="auto", help="the --device choice to report on")
     return p
 
 
@@ -181,18 +182,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(paths.model_dir())
         return 0
     if args.mcmd == "list":
-        from .pipeline import model_rows
+        from .catalog import model_rows
+        from .cli_models import print_models
 
-        rows = model_rows()
-        if args.json:
-            print(json.dumps(rows, indent=1))
-            return 0
-        print(f"{'':2}{'model':24}{'size':>9}  {'installed':10}licence")
-        for r in rows:
-            mark = "* " if r["default"] else "  "
-            lic = r["license"] + ("" if r["commercial_use"] else "  (NON-COMMERCIAL use only)")
-            print(f"{mark}{r['name']:24}{r['size_label']:>9}  {'yes' if r['installed'] else 'no':10}{lic}")
-        print("\n* = default.  Models live in", paths.model_dir())
+        print_models(model_rows(), args.json)
         return 0
     if args.mcmd == "download":
         spec = registry.get_model(args.name or registry.default_model_name())
@@ -248,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import cli_edit
 
             return cli_edit.run(args)
+        if args.cmd == "info":
+            from .cli_models import cmd_info
+
+            return cmd_info(args)
         return cmd_remove(args) if args.cmd == "remove" else cmd_models(args)
     except BgoneError as e:
         print(f"bgone: {e.message}", file=sys.stderr)

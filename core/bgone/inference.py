@@ -7,6 +7,9 @@ never fail because of a broken runtime install.
 from __future__ import annotations
 
 import logging
+import platform
+import shutil
+import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -54,6 +57,51 @@ def choose_providers(device: str, available: list[str]) -> list[str]:
     return [DEVICES[device]] if device == "cpu" else [DEVICES[device], "CPUExecutionProvider"]
 
 
+# A GPU found without any GPU library -> the device that would use it and the package it needs.
+GPU_RUNTIMES = {
+    "NVIDIA GPU": ("cuda", "CUDA", "onnxruntime-gpu (with the CUDA 12 and cuDNN 9 libraries)"),
+    "Apple GPU": ("coreml", "CoreML", "onnxruntime 1.16 or newer (its macOS wheel has CoreML)"),
+}
+
+
+def gpu_hardware() -> str | None:
+    """A GPU this machine has, found without any GPU runtime (so it works exactly when that
+    runtime is missing). Windows GPUs cannot be told apart cheaply: DirectML is then only
+    reported when its onnxruntime build is installed."""
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        return "Apple GPU"
+    if Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi"):
+        return "NVIDIA GPU"
+    return None
+
+
+def device_report(device: str, available: list[str], gpu: str | None) -> dict[str, Any]:
+    """Pure: which device a --device choice runs on, and why a present GPU is not used."""
+    providers = choose_providers(device, available)
+    used = next(d for d, p in DEVICES.items() if p == providers[0])
+    note = ""
+    if used == "cpu" and gpu in GPU_RUNTIMES:
+        _, runtime, package = GPU_RUNTIMES[gpu]
+        if device == "cpu":
+            note = f"An {gpu} is present; --device cpu was asked for."
+        else:
+            note = (f"An {gpu} is present but this onnxruntime has no {runtime} support, so the CPU "
+                    f"runs the models. To use the GPU, install {package} into bgone's Python "
+                    f"({sys.executable}) in place of onnxruntime.")
+    elif used == "cpu":
+        note = "No supported GPU runtime is installed; the CPU runs the models."
+    return {"device": used, "providers": providers, "available": available, "gpu": gpu,
+            "note": note}
+
+
+def describe_device(device: str = "auto") -> dict[str, Any]:
+    """device_report for this machine (imports onnxruntime: for `bgone info`, not hot paths)."""
+    import onnxruntime as ort
+
+    report = device_report(device, ort.get_available_providers(), gpu_hardware())
+    return report | {"onnxruntime": ort.__version__}
+
+
 def get_session(path: Path, device: str = "auto") -> Any:
     """A cached InferenceSession; a file that is not a loadable model becomes ModelCorrupt."""
     key = (str(path), device)
@@ -79,6 +127,9 @@ def get_session(path: Path, device: str = "auto") -> Any:
             "Run `bgone models verify` and download or import the model again.",
         ) from e
     log.info("loaded %s with %s", path.name, sess.get_providers())
+    if providers[0] not in sess.get_providers():  # e.g. CUDA listed but its libraries missing
+        log.warning("%s could not start (missing GPU libraries?); %s runs on the CPU",
+                    providers[0], path.name)
     with _lock:
         _sessions[key] = sess
         while len(_sessions) > _MAX_SESSIONS:
@@ -144,14 +195,15 @@ def predict_lowres(
     cancel: Any = None,
     image: Any = None,
 ) -> np.ndarray:
-    """uint8 HxWx3 -> the model's own-resolution mask, float32 in 0..1. ``image``: the same
-    pixels as a Pillow image (preprocess.as_image), when the caller already made one."""
+    """uint8 HxWx3 -> the model's own-resolution mask, float32 in 0..1 (its size follows the
+    family's input rule, so it need not be square). ``path``: the verified model file, which
+    the caller resolves (store.ensure_model); inference never fetches anything. ``image``: the
+    same pixels as a Pillow image (preprocess.as_image), when the caller already made one."""
     if path is None:
-        from .store import ensure_model
-
-        path = ensure_model(spec)
+        raise TypeError("predict_lowres needs the model file: resolve it with store.ensure_model")
     sess = get_session(path, device)
-    small = preprocess.resize_rgb(rgb if image is None else image, spec.input_size)
+    size = preprocess.network_size(spec, rgb.shape[1], rgb.shape[0])
+    small = preprocess.resize_rgb(rgb if image is None else image, size)
     release = rgb.shape[0] * rgb.shape[1] >= RELEASE_PIXELS
     return preprocess.postprocess(
         forward(sess, preprocess.to_tensor(small, spec), cancel, release), spec

@@ -45,19 +45,6 @@ def resolve_model(name: str | None) -> registry.ModelSpec:
     return default
 
 
-def model_rows() -> list[dict[str, Any]]:
-    """Every known model as a user sees it (CLI list, the plug-ins' model menus)."""
-    default = registry.default_model_name()
-    return [
-        {
-            "name": m.name, "description": m.description, "size_label": m.size_label, "size": m.size,
-            "installed": store.is_installed(m), "license": m.license, "commercial_use": m.commercial_use,
-            "default": m.name == default, "custom": m.custom, "input_size": list(m.input_size),
-        }
-        for m in registry.all_models()
-    ]  # fmt: skip
-
-
 def check_refine(level: str) -> str:
     if level not in REFINE_LEVELS:
         raise BgoneError(
@@ -107,6 +94,7 @@ def predict_alpha(
     report = progress or (lambda stage, fraction: None)
     rgb, _ = load_rgba(image)
     spec = resolve_model(model)
+    refine = spec.refine_level(refine)  # a matting model's matte is not matted again
     path = store.ensure_model(spec, progress=progress, cancel=cancel)
     _check(cancel)
     report("inference", 0.0)

@@ -1,11 +1,63 @@
-"""Image -> network input. Pure and small: the recipe's numbers come from the ModelSpec."""
+"""Image -> network input. Pure and small: the recipe's numbers come from the ModelSpec, and the
+one piece of code a family brings is its input-size rule (SIZE_RULES)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 
-from .registry import ModelSpec
+from .registry import InputRule, ModelSpec
+
+
+def _fixed(spec: ModelSpec, w: int, h: int) -> tuple[float, float]:
+    return spec.input_size
+
+
+def _short_side(spec: ModelSpec, w: int, h: int) -> tuple[float, float]:
+    """MODNet: the short side at ``side`` px and the long side in proportion (its reference
+    inference code), whatever the photo's size; the long side stops at ``max`` so a 1 x 4000
+    strip does not become a 512 x 2 million tensor."""
+    rule = spec.input_rule
+    scale = rule.side / min(w, h)
+    if rule.max and max(w, h) * scale > rule.max:
+        scale = rule.max / max(w, h)
+    return w * scale, h * scale
+
+
+def _native(spec: ModelSpec, w: int, h: int) -> tuple[float, float]:
+    """BiRefNet dynamic: the photo's own size, shrunk until the long side fits ``max`` and grown
+    until the short side reaches ``min`` (the range it was trained on)."""
+    rule = spec.input_rule
+    scale = 1.0
+    if rule.max and max(w, h) * scale > rule.max:
+        scale = rule.max / max(w, h)
+    if rule.min and min(w, h) * scale < rule.min:
+        scale = rule.min / min(w, h)
+    return w * scale, h * scale
+
+
+SIZE_RULES: dict[str, Callable[[ModelSpec, int, int], tuple[float, float]]] = {
+    "fixed": _fixed,
+    "short_side": _short_side,
+    "native": _native,
+}
+
+
+def network_size(spec: ModelSpec, w: int, h: int) -> tuple[int, int]:
+    """(width, height) the network runs at for a w x h photo: the family's rule, then both sides
+    floored to the rule's multiple (never below one multiple, so a 1 px strip still runs)."""
+    rule: InputRule = spec.input_rule
+    fw, fh = SIZE_RULES[rule.mode](spec, w, h)
+    m = rule.multiple
+    cap = (rule.max // m) * m if rule.max else None
+
+    def snap(v: float) -> int:
+        side = max(m, int(v + 1e-6) // m * m)  # 3000 * (2304 / 4000) is 1727.9999…
+        return min(side, cap) if cap else side
+
+    return snap(fw), snap(fh)
 
 
 def as_image(rgb: np.ndarray) -> Image.Image:
@@ -37,7 +89,7 @@ def to_tensor(small: np.ndarray, spec: ModelSpec, dtype: np.dtype = np.float32) 
 
 
 def postprocess(raw: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Network output (1xCxhxw or similar) -> hxw float32 in 0..1."""
+    """Network output (1xCxhxw or similar, float16 for some exports) -> hxw float32 in 0..1."""
     m = np.asarray(raw, dtype=np.float32)
     while m.ndim > 2:
         m = m[0]

@@ -1,7 +1,8 @@
 """The model registry: models.json (shipped in the wheel) plus the user's imported models.
 
-Models differ only in data (file, checksum, input size, normalisation, output handling), so a
-model is a ModelSpec record, never a class of its own.
+Models differ only in data (file, checksum, input size rule, normalisation, output handling), so
+a model is a ModelSpec record, never a class of its own; the one piece of code per family is the
+input-size rule in preprocess.SIZE_RULES, chosen by the record's ``input.mode``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,35 @@ class Archive:
         return cls(d["url"], d["member"], d.get("checksum"), d.get("size"))
 
 
+GOOD_FOR = ("people and hair", "products", "general", "fast preview")
+
+
+@dataclass(frozen=True)
+class InputRule:
+    """How an image becomes the network's input size (see preprocess.SIZE_RULES).
+
+    fixed: always ``input_size``; short_side: the short side scaled to ``side`` (the long side
+    follows); native: the image's own size, kept between ``min`` and ``max`` px. Both sides are
+    then floored to a multiple of ``multiple`` (some graphs fail inside at other sizes)."""
+
+    mode: str = "fixed"
+    side: int | None = None
+    min: int | None = None
+    max: int | None = None
+    multiple: int = 1
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> InputRule:
+        d = d or {}
+        rule = cls(d.get("mode", "fixed"), d.get("side"), d.get("min"), d.get("max"),
+                   int(d.get("multiple", 1)))
+        if rule.mode not in ("fixed", "short_side", "native") or rule.multiple < 1:
+            raise ValueError(f"unknown input rule {d}")
+        if rule.mode == "short_side" and not rule.side:
+            raise ValueError("input mode short_side needs a side")
+        return rule
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -42,7 +72,7 @@ class ModelSpec:
     url: str | None
     checksum: str | None  # "sha256:<hex>" or "md5:<hex>" (the reference publishes md5 only)
     size: int | None
-    input_size: tuple[int, int]  # (width, height) fed to the network
+    input_size: tuple[int, int]  # (width, height) fed to the network (nominal if not fixed)
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     sigmoid: bool
@@ -53,12 +83,36 @@ class ModelSpec:
     mirrors: tuple[str, ...] = ()
     archives: tuple[Archive, ...] = ()
     license_note: str = ""
+    input_rule: InputRule = InputRule()
+    good_for: str = "general"
+    # The output is already an alpha matte (a matting model such as MODNet), not a
+    # segmentation mask: the pipeline then refines less (see refine_for).
+    matte: bool = False
+    md5: str | None = None  # a second published digest, also checked on download
     custom: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def urls(self) -> list[str]:
         return [u for u in (self.url, *self.mirrors) if u]
+
+    def refine_level(self, level: str) -> str:
+        """The refinement that runs for a requested level. A matting model's output is already
+        a matte, and matting it again costs edge quality (bench/bench_models.py, MODNet on
+        ../shared/eval: `fast` is worse than the raw output on SAD and gradient error, the
+        guided upsample alone better on both), so it gets the guided upsample only."""
+        return "none" if self.matte else level
+
+    @property
+    def checksums(self) -> tuple[str, ...]:
+        """Every published digest of the file ("algo:hex"), all checked when it is fetched."""
+        extra = (f"md5:{self.md5}",) if self.md5 and not (self.checksum or "").startswith("md5:") else ()
+        return ((self.checksum,) if self.checksum else ()) + extra
+
+    @property
+    def licence_label(self) -> str:
+        """The licence as a user picking a model should see it, with any restriction spelt out."""
+        return self.license + ("" if self.commercial_use else " (NON-COMMERCIAL use only)")
 
     @property
     def size_label(self) -> str:
@@ -70,7 +124,7 @@ class ModelSpec:
         known = {
             "name", "family", "description", "file", "url", "checksum", "size", "input_size",
             "mean", "std", "output", "license", "commercial_use", "approx_size_mb", "mirrors", "archives",
-            "license_note",
+            "license_note", "input", "good_for", "matte", "md5",
         }
         try:
             out = d.get("output", {})
@@ -93,6 +147,10 @@ class ModelSpec:
                 mirrors=tuple(d.get("mirrors", ())),
                 archives=tuple(Archive.from_dict(a) for a in d.get("archives", ())),
                 license_note=d.get("license_note", ""),
+                input_rule=InputRule.from_dict(d.get("input")),
+                good_for=_good_for(d.get("good_for", "general")),
+                matte=bool(d.get("matte", False)),
+                md5=d.get("md5"),
                 custom=custom,
                 extra={k: v for k, v in d.items() if k not in known},
             )
@@ -106,11 +164,18 @@ class ModelSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["output"] = {"sigmoid": d.pop("sigmoid"), "minmax": d.pop("minmax")}
+        d["input"] = d.pop("input_rule")
         d["input_size"] = list(self.input_size)
         d["mean"], d["std"], d["mirrors"] = list(self.mean), list(self.std), list(self.mirrors)
         d.update(d.pop("extra"))
         d.pop("custom")
         return d
+
+
+def _good_for(value: str) -> str:
+    if value not in GOOD_FOR:
+        raise ValueError(f"good_for must be one of {GOOD_FOR}, not {value!r}")
+    return value
 
 
 def _builtin_text() -> str:
@@ -175,7 +240,8 @@ def register_custom(name: str, like: str, file: str, checksum: str, size: int) -
             kind="bad_argument",
         )
     spec = replace(
-        base, name=name, file=file, url=None, mirrors=(), archives=(), checksum=checksum, size=size,
+        base, name=name, file=file, url=None, mirrors=(), archives=(), checksum=checksum, md5=None,
+        size=size,
         approx_size_mb=round(size / 1e6, 1), custom=True,
         description=f"Imported file with the {base.name} recipe ({base.family} family).",
         extra={"like": base.name},

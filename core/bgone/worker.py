@@ -241,7 +241,7 @@ class Server:
             if early:
                 raise Cancelled()
             if mtype == "models":
-                from .pipeline import model_rows
+                from .catalog import model_rows
 
                 self.send({"type": "models", "id": rid, "models": model_rows()})
             elif mtype == "remove":
