@@ -5,9 +5,14 @@ VENV ?= .venv
 
 BENCHVENV ?= .benchvenv
 
-.PHONY: test lint bench benchvenv clean
+.PHONY: test quick lint bench benchvenv clean
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest
+
+# The developer loop: everything but the real-host and `slow` tests (about 2-3 minutes on 2 cores).
+# CI and `make test` run the full suite.
+quick: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -m "not slow and not hosts"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
