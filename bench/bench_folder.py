@@ -109,6 +109,8 @@ def main() -> None:
     ap.add_argument("--rembg-python", default=os.environ.get("BGONE_BENCH_REMBG_PYTHON", str(ROOT / ".benchvenv/bin/python")))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--images", type=int, default=6)
+    ap.add_argument("--core", default=str(ROOT / "core"),
+                    help="bgone source folder to run (e.g. another checkout's core/, to compare)")
     ap.add_argument("--skip", default="", help="comma-separated row names to leave out (e.g. 'bgone fast')")
     a = ap.parse_args()
     rembg_py = Path(a.rembg_python)
@@ -129,7 +131,7 @@ def main() -> None:
         shutil.copy(model, u2home / "u2netp.onnx")
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS",)}
         env_r = {**env, "U2NET_HOME": str(u2home)}
-        env_b = {**env, "BGONE_MODEL_DIR": str(mdir), "PYTHONPATH": str(ROOT / "core")}
+        env_b = {**env, "BGONE_MODEL_DIR": str(mdir), "PYTHONPATH": str(Path(a.core).resolve())}
         bgone = [sys.executable, "-m", "bgone"]
         subprocess.run([*bgone, "models", "import", "u2netp", str(model)], env=env_b, check=True,
                        stdout=subprocess.DEVNULL)

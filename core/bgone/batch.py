@@ -74,9 +74,12 @@ def run(
     work: Callable[[Photo], np.ndarray],
     on_done: Callable[[int, Job, BaseException | None], None],
     on_note: Callable[[str], None] = lambda text: None,
+    warm: Callable[[], None] | None = None,
 ) -> int:
     """Decode, ``work`` (the model, on this thread) and save each job, overlapped; calls
-    ``on_done(index, job, error or None)`` in order and returns how many failed. A fatal
+    ``on_done(index, job, error or None)`` in order and returns how many failed. ``warm`` runs
+    on this thread while the first photo decodes (loading the model: a single photo's command
+    then pays for only the longer of the two). A fatal
     BgoneError (FATAL_KINDS) or KeyboardInterrupt ends the batch and is raised; a write
     already under way is finished first, so no file is left half written."""
     failed = 0
@@ -100,6 +103,8 @@ def run(
             ThreadPoolExecutor(1, thread_name_prefix="bgone-write") as saver:
         nxt = reader.submit(decode, jobs[0].src) if jobs else None
         try:
+            if warm is not None:
+                warm()
             for i, job in enumerate(jobs):
                 assert nxt is not None
                 this = nxt

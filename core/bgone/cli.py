@@ -203,7 +203,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
             files_bar.update(i + 1)
 
     jobs = [batch.Job(src, dst) for (src, _), dst in zip(inputs, outputs, strict=True)]
-    failures = batch.run(jobs, work, on_done, say)
+    failures = batch.run(jobs, work, on_done, say,
+                         warm=lambda: pipeline.load_model(spec.name, args.device, on_progress))
     if files_bar:
         files_bar.close()
     if failures and many:

@@ -46,6 +46,14 @@ def resolve_model(name: str | None) -> registry.ModelSpec:
     return default
 
 
+def load_model(model: str | None = None, device: str = "auto", progress: Progress | None = None,
+               cancel: Any = None) -> None:
+    """Fetch and open the model ahead of the first image (a batch does it while that image
+    decodes); predict_alpha then finds the session warm."""
+    spec = resolve_model(model)
+    inference.get_session(store.ensure_model(spec, progress=progress, cancel=cancel), device)
+
+
 def check_refine(level: str) -> str:
     if level not in REFINE_LEVELS:
         raise BgoneError(
