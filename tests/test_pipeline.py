@@ -111,3 +111,15 @@ def test_a_model_that_does_not_fit_its_recipe_is_a_clear_error(model_dir, tiny_m
     with pytest.raises(BgoneError) as e:
         pipeline.predict_alpha(drawn()[0], model="odd", refine="none")
     assert e.value.kind == "model_failed" and "odd" in e.value.message and "--like u2netp" in e.value.hint
+
+
+def test_remove_keeps_the_colour_profile_for_saving(seeded_model_dir, tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "p.jpg"
+    Image.fromarray(drawn(120, 160)[0]).save(src, icc_profile=icc)
+    cut = pipeline.remove(src, model="u2netp", refine="none")
+    cut.save(tmp_path / "o.png")
+    assert Image.open(tmp_path / "o.png").info.get("icc_profile") == icc
+    assert "icc_profile" not in pipeline.remove(src, model="u2netp", refine="none", mask=True).info

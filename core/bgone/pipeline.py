@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from PIL import Image
 
 from . import composite, inference, preprocess, registry, store
 from .errors import BgoneError, Cancelled
-from .imageio import ImageLike, load_rgba
+from .imageio import ImageLike, load_rgba, open_image
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +226,19 @@ def remove(
     cancel: Any = None,
 ) -> Image.Image:
     """Background removal as a PIL image: RGBA cutout, the L mask (mask=True), or the subject
-    on a flat colour (bg_color)."""
-    from .writer import as_pil
+    on a flat colour (bg_color). A colour result keeps the input's ICC profile in ``info``, so
+    saving it keeps the photo's colours."""
+    from .writer import as_pil, icc_fits
 
+    if isinstance(image, (str, os.PathLike)):
+        image = open_image(image)
+    icc = image.info.get("icc_profile") if isinstance(image, Image.Image) else None
     rgb, own_alpha = load_rgba(image)
-    return as_pil(remove_array(rgb, own_alpha, model, refine, mask, bg_color, device, decontaminate,
-                               progress, cancel))
+    out = as_pil(remove_array(rgb, own_alpha, model, refine, mask, bg_color, device, decontaminate,
+                              progress, cancel))
+    if icc_fits(icc, out.mode):
+        out.info["icc_profile"] = icc
+    return out
 
 
 __all__ = ["predict_alpha", "cutout", "remove", "remove_array", "resolve_model", "REFINE_LEVELS", "DEFAULT_REFINE"]

@@ -175,17 +175,17 @@ def as_pil(pixels: np.ndarray) -> Image.Image:
     return Image.frombuffer(mode, (w, h), pixels, "raw", mode, 0, 1)
 
 
-def _icc_fits(icc: bytes | None, mode: str) -> bool:
+def icc_fits(icc: object, mode: str) -> bool:
     """An ICC profile describes colour data of one kind (bytes 16..20): attach an RGB profile to
     RGB(A) output only (a mask is not colour; a CMYK photo's profile no longer applies)."""
-    return bool(icc) and len(icc) >= 20 and mode in ("RGB", "RGBA") and icc[16:20] == b"RGB "
+    return isinstance(icc, bytes) and len(icc) >= 20 and mode in ("RGB", "RGBA") and icc[16:20] == b"RGB "
 
 
 def save_options(fmt: Format, mode: str, icc: bytes | None) -> dict[str, object]:
     opts: dict[str, object] = {}
     if fmt.pillow == "PNG":
         opts["compress_level"] = PNG_LEVEL
-    if fmt.icc and _icc_fits(icc, mode):
+    if fmt.icc and icc_fits(icc, mode):
         opts["icc_profile"] = icc
     return opts
 
