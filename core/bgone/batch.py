@@ -59,7 +59,8 @@ def decode(src: Path) -> Photo:
 def failure_message(src: Path, e: BaseException) -> str:
     """One paragraph for any per-file failure; a bug of ours says so (the traceback goes to -v)."""
     if isinstance(e, BgoneError):
-        return f"{src}: {e.message}" + (f" {e.hint}" if e.hint else "")
+        said = e.message if str(src) in e.message else f"{src}: {e.message}"
+        return said + (f" {e.hint}" if e.hint else "")
     if isinstance(e, MemoryError):
         return (f"{src}: not enough memory to process this image. Close other programs, use "
                 "--refine none, or scale the image down.")

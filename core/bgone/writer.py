@@ -136,6 +136,17 @@ def _open_temp(dest: Path) -> tuple[int, Path]:
             continue
 
 
+def _fsync(fd: int) -> None:
+    """The bytes reach the disk before the rename makes them the file (a crash then leaves the
+    old file or the new one, never an empty one). Some network and FUSE file systems cannot
+    sync; there the rename is all there is."""
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, getattr(errno, "EOPNOTSUPP", errno.ENOTSUP)):
+            raise
+
+
 def _fsync_dir(folder: Path) -> None:
     """Make the rename itself durable (POSIX; Windows has no directory handles for this)."""
     if sys.platform == "win32":
@@ -145,9 +156,9 @@ def _fsync_dir(folder: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
+        _fsync(fd)
     except OSError:
-        pass
+        pass  # the file itself is whole and in place; only the rename's durability is unsure
     finally:
         os.close(fd)
 
@@ -212,7 +223,7 @@ def save(image: np.ndarray | Image.Image, dest: Path, icc: bytes | None = None) 
                 os.chmod(tmp, keep_mode)
             img.save(f, format=fmt.pillow, **opts)
             f.flush()
-            os.fsync(f.fileno())
+            _fsync(f.fileno())
         os.replace(tmp, dest)
         tmp = None
         _fsync_dir(dest.parent)
