@@ -153,3 +153,248 @@ def test_python_dash_m_entry_point(seeded_model_dir, photo, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "o.png").is_file()
+
+
+# --- output files (issue 12 items 7-9) and folders (issue 16) ------------------------------
+
+
+def _png(path, h=120, w=160):
+    Image.fromarray(drawn(h, w)[0]).save(path, format="PNG")
+    return path
+
+
+def test_remove_help_says_how_outputs_are_named_and_that_folders_are_not_recursive(capsys):
+    with pytest.raises(SystemExit):
+        run("remove", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "<name>_mask.png" in text and "--recursive" in text and "not its subfolders" in text
+
+
+def test_unwritable_output_folder_fails_before_any_inference(
+    seeded_model_dir, photo, tmp_path, capsys, monkeypatch
+):
+    from collections import OrderedDict
+
+    from bgone import inference
+
+    monkeypatch.setattr(inference, "_sessions", OrderedDict())  # no model session yet
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    assert run("remove", photo, "--out-dir", blocker / "sub", "--refine", "none") == 1
+    err = capsys.readouterr().err
+    assert str(blocker) in err and "Traceback" not in err
+    assert not inference._sessions  # refused before the model was even loaded
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_read_only_output_folder_fails_before_any_inference(seeded_model_dir, photo, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        assert run("remove", photo, "--out-dir", ro, "--refine", "none") == 1
+    finally:
+        ro.chmod(0o700)
+    assert "Cannot write into" in capsys.readouterr().err
+
+
+def test_a_failed_write_spares_the_rest_of_the_batch(seeded_model_dir, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "a.png")
+    _png(src / "b.png")
+    out = tmp_path / "out"
+    (out / "a.png").mkdir(parents=True)  # a folder where a.png must go: the rename fails
+    assert run("remove", src, "--out-dir", out, "--overwrite", "--refine", "none") == 1
+    err = capsys.readouterr().err
+    assert "a.png" in err and "1 of 2 images failed" in err and "Traceback" not in err
+    assert Image.open(out / "b.png").mode == "RGBA"
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]  # no temp file left
+
+
+def test_memory_error_is_a_message_and_the_batch_carries_on(seeded_model_dir, tmp_path, capsys, monkeypatch):
+    from bgone import pipeline
+
+    real = pipeline.remove_array
+
+    def fails_on_the_wide_one(rgb, *args, **kwargs):  # fault injection: the wide photo runs out of memory
+        if rgb.shape[1] > 200:
+            raise MemoryError
+        return real(rgb, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "remove_array", fails_on_the_wide_one)
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "a.png", 120, 300)
+    _png(src / "b.png")
+    assert run("remove", src, "--out-dir", tmp_path / "out", "--refine", "none") == 1
+    err = capsys.readouterr().err
+    assert "a.png: not enough memory" in err and "1 of 2 images failed" in err
+    assert (tmp_path / "out" / "b.png").is_file() and not (tmp_path / "out" / "a.png").exists()
+
+
+def _unshare_works() -> bool:
+    import shutil
+
+    if sys.platform != "linux" or shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs Linux mount namespaces (unshare -rm)")
+def test_full_disk_is_a_message_and_leaves_no_temp_files(seeded_model_dir, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "a.png")
+    _png(src / "b.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # a 12 kB disk of our own, in a private mount namespace: room for the probe, not a cutout
+    script = (f'mount -t tmpfs -o size=12k tmpfs "{out}" || exit 99; "{sys.executable}" -m bgone remove '
+              f'"{src}" --out-dir "{out}" --refine none; rc=$?; ls -A "{out}" > "{tmp_path}/left"; exit $rc')
+    r = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=env)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count("is full") == 2 and "2 of 2 images failed" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert (tmp_path / "left").read_text() == ""  # no temp file, no partial cutout
+
+
+def test_badly_shaped_custom_model_is_a_message(model_dir, tiny_model, photo, tmp_path, capsys):
+    """A custom export whose input does not fit its recipe (32x32 where u2netp's is 320x320),
+    registered as an older bgone would have let it in."""
+    import hashlib
+    import shutil
+
+    from bgone import registry
+
+    shutil.copyfile(tiny_model, model_dir / "odd.onnx")
+    sha = hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    registry.register_custom("odd", "u2netp", "odd.onnx", f"sha256:{sha}", tiny_model.stat().st_size)
+    assert run("remove", photo, "-o", tmp_path / "o.png", "--model", "odd", "--refine", "none") == 1
+    err = capsys.readouterr().err
+    assert "The model odd failed" in err and "--like" in err and "Traceback" not in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_outputs_honour_the_umask_and_overwrite_keeps_the_mode(seeded_model_dir, photo, tmp_path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "new.png"
+        assert run("remove", photo, "-o", out, "--refine", "none") == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        kept = tmp_path / "kept.png"
+        kept.write_bytes(b"old")
+        kept.chmod(0o640)
+        assert run("remove", photo, "-o", kept, "--refine", "none", "--overwrite") == 0
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and Image.open(kept).mode == "RGBA"
+    finally:
+        os.umask(old)
+
+
+def test_the_file_is_synced_before_it_is_renamed(seeded_model_dir, photo, tmp_path, monkeypatch):
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(("fsync", os.fstat(fd).st_size)), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (calls.append(("replace", b)), real_replace(a, b))[1])
+    out = tmp_path / "o.png"
+    assert run("remove", photo, "-o", out, "--refine", "none") == 0
+    synced = [i for i, c in enumerate(calls) if c[0] == "fsync" and c[1] == out.stat().st_size]
+    renamed = [i for i, c in enumerate(calls) if c == ("replace", out)]
+    assert synced and renamed and synced[0] < renamed[0]
+
+
+def test_own_temp_and_hidden_files_are_not_inputs_and_stale_temps_are_removed(seeded_model_dir, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "photo.png")
+    _png(src / ".photo.k3j4x9.png")  # what a killed older bgone left beside its output
+    _png(src / ".bgone-1-0a1b2c3d-x.png.part")
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = out / f".bgone-{dead.pid}-0a1b2c3d-photo.png.part"  # a killed run's leftover
+    alive = out / ".bgone-1-0a1b2c3d-other.png.part"  # pid 1 is running: its write may be under way
+    stale.write_bytes(b"half")
+    alive.write_bytes(b"half")
+    assert run("remove", src, "--out-dir", out, "--refine", "none") == 0
+    assert sorted(p.name for p in out.iterdir()) == [alive.name, "photo.png"]
+
+
+def test_refuses_to_write_over_the_input(seeded_model_dir, tmp_path, capsys):
+    src = _png(tmp_path / "photo.png")
+    before = src.read_bytes()
+    assert run("remove", src, "-o", src, "--overwrite") == 2
+    assert run("remove", tmp_path, "--out-dir", tmp_path, "--overwrite") == 2
+    assert "is the input itself" in capsys.readouterr().err
+    assert src.read_bytes() == before
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.mark.parametrize("name, extra", [("o.png", ()), ("o.webp", ()), ("o.tif", ()),
+                                         ("o.jpg", ("--bg-color", "white"))])
+def test_the_inputs_colour_profile_is_kept(seeded_model_dir, tmp_path, name, extra):
+    icc = _srgb_profile()
+    src = tmp_path / "p3.jpg"
+    Image.fromarray(drawn(120, 160)[0]).save(src, icc_profile=icc, quality=95)
+    out = tmp_path / name
+    assert run("remove", src, "-o", out, "--refine", "none", *extra) == 0
+    assert Image.open(out).info.get("icc_profile") == icc
+
+
+def test_a_mask_carries_no_colour_profile(seeded_model_dir, tmp_path):
+    src = tmp_path / "p3.jpg"
+    Image.fromarray(drawn(120, 160)[0]).save(src, icc_profile=_srgb_profile())
+    assert run("remove", src, "-o", tmp_path / "m.png", "--mask", "--refine", "none") == 0
+    assert Image.open(tmp_path / "m.png").info.get("icc_profile") is None
+
+
+@pytest.mark.parametrize("ext", [".gif", ".tif"])
+def test_multi_frame_inputs_say_only_the_first_frame_is_used(seeded_model_dir, tmp_path, capsys, ext):
+    first, second = Image.fromarray(drawn(120, 160)[0]), Image.new("RGB", (160, 120), "green")
+    src = tmp_path / f"anim{ext}"
+    first.save(src, save_all=True, append_images=[second])
+    assert Image.open(src).n_frames == 2
+    assert run("remove", src, "-o", tmp_path / "o.png", "--refine", "none") == 0
+    assert "has 2 frames; only the first is used" in capsys.readouterr().err
+    a = np.asarray(Image.open(tmp_path / "o.png"))
+    assert a[60, 80, 3] == 255 and a[2, 2, 3] == 0  # the drawn subject of frame 1, not flat green
+
+
+def test_folders_are_searched_recursively_only_when_asked(seeded_model_dir, tmp_path, capsys):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    _png(src / "sub" / "deep.png")
+    assert run("remove", src, "--out-dir", tmp_path / "out", "--refine", "none") == 2
+    assert "only with --recursive" in capsys.readouterr().err
+    _png(src / "top.png")
+    assert run("remove", src, "--out-dir", tmp_path / "out", "--refine", "none") == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["top.png"]
+    out2 = src / "cut"  # inside the input folder: a re-run must not take its outputs as inputs
+    for _ in range(2):
+        assert run("remove", src, "--out-dir", out2, "-r", "--refine", "none", "--overwrite") == 0
+    got = sorted(str(p.relative_to(out2)) for p in out2.rglob("*.png"))
+    assert got == ["sub/deep.png", "top.png"]
+
+
+def test_a_folder_batch_matches_one_by_one_results(seeded_model_dir, tmp_path):
+    """Decoding ahead and writing behind must never mix photos up."""
+    from bgone import pipeline
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, (h, w) in enumerate([(120, 160), (150, 100), (90, 200)]):
+        img = drawn(h, w)[0]
+        Image.fromarray(np.roll(img, 10 * i, axis=1)).save(src / f"{i}.png")
+    assert run("remove", src, "--out-dir", tmp_path / "out", "--refine", "none") == 0
+    for f in sorted(src.iterdir()):
+        want = np.asarray(pipeline.remove(f, model="u2netp", refine="none"))
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f.name)), want)

@@ -20,3 +20,12 @@ def test_rgba_and_multiply():
     assert out.shape == (2, 2, 4) and out[1, 0, 3] == 128 and out[0, 0, 0] == 9
     m = composite.multiply_alpha(a, np.array([[255, 0], [255, 128]], np.uint8))
     assert m.tolist() == [[0, 0], [128, 128]]
+
+
+def test_clear_transparent_zeroes_only_invisible_colour():
+    rgba = np.full((2, 3, 4), 200, np.uint8)
+    rgba[0, 0, 3] = 0
+    rgba[1, 2, 3] = 1
+    out = composite.clear_transparent(rgba)
+    assert out is rgba and rgba[0, 0].tolist() == [0, 0, 0, 0]
+    assert rgba[1, 2].tolist() == [200, 200, 200, 1] and rgba[0, 1].tolist() == [200] * 4

@@ -91,3 +91,35 @@ def test_large_image_memory_is_bounded(seeded_model_dir):
     tracemalloc.stop()
     assert alpha.shape == (3000, 4000)
     assert peak < 250e6, f"peak numpy allocations {peak / 1e6:.0f} MB"
+
+
+def test_cutout_stores_nothing_under_fully_transparent_pixels(seeded_model_dir):
+    img, _ = drawn()
+    cut = np.asarray(pipeline.remove(img, model="u2netp", refine="none"))
+    clear = cut[:, :, 3] == 0
+    assert clear.mean() > 0.3 and not cut[clear][:, :3].any()
+    assert np.array_equal(cut[240, 320, :3], img[240, 320])  # the subject keeps its colours
+
+
+def test_a_model_that_does_not_fit_its_recipe_is_a_clear_error(model_dir, tiny_model):
+    import hashlib
+    import shutil
+
+    shutil.copyfile(tiny_model, model_dir / "odd.onnx")  # 32x32 input, registered with u2netp's 320
+    sha = hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    registry.register_custom("odd", "u2netp", "odd.onnx", f"sha256:{sha}", tiny_model.stat().st_size)
+    with pytest.raises(BgoneError) as e:
+        pipeline.predict_alpha(drawn()[0], model="odd", refine="none")
+    assert e.value.kind == "model_failed" and "odd" in e.value.message and "--like u2netp" in e.value.hint
+
+
+def test_remove_keeps_the_colour_profile_for_saving(seeded_model_dir, tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "p.jpg"
+    Image.fromarray(drawn(120, 160)[0]).save(src, icc_profile=icc)
+    cut = pipeline.remove(src, model="u2netp", refine="none")
+    cut.save(tmp_path / "o.png")
+    assert Image.open(tmp_path / "o.png").info.get("icc_profile") == icc
+    assert "icc_profile" not in pipeline.remove(src, model="u2netp", refine="none", mask=True).info

@@ -8,7 +8,6 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from .progress import Bar
 from .version import __version__
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif", ".ppm", ".tga"}
-NO_ALPHA_EXTS = {".jpg", ".jpeg", ".jfif", ".bmp", ".ppm"}
+MASK_SUFFIX = "_mask"  # --out-dir --mask writes <name>_mask.png, so masks and cutouts can share a folder
 
 
 class UsageError(BgoneError):
@@ -33,12 +32,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("remove", help="cut out the subject of images")
-    r.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    r.add_argument("inputs", nargs="+", metavar="IN",
+                   help="image files or folders; a folder's own images only, not its subfolders' (see --recursive)")
     out = r.add_mutually_exclusive_group(required=True)
-    out.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
-    out.add_argument("--out-dir", metavar="DIR", help="folder for outputs (<name>.png)")
+    out.add_argument("-o", "--output", metavar="OUT", help="output file (one input only); its extension picks the format")
+    out.add_argument("--out-dir", metavar="DIR",
+                     help=f"folder for outputs: <name>.png, or <name>{MASK_SUFFIX}.png with --mask")
+    r.add_argument("-r", "--recursive", action="store_true",
+                   help="also take images in subfolders; --out-dir then repeats the subfolders")
     r.add_argument("--model", help="model name (see `bgone models list`); default: the best installed")
-    r.add_argument("--mask", action="store_true", help="write the 8-bit mask instead of a cutout")
+    r.add_argument("--mask", action="store_true",
+                   help=f"write the 8-bit mask instead of a cutout (<name>{MASK_SUFFIX}.png in --out-dir)")
     r.add_argument("--refine", choices=REFINE_LEVELS, default=DEFAULT_REFINE, help=f"edge refinement (default {DEFAULT_REFINE})")
     r.add_argument("--bg-color", metavar="COLOR", help="put the subject on this colour (#rrggbb, name or r,g,b)")
     r.add_argument("--no-decontaminate", action="store_true", help="keep the original edge colours")
@@ -68,19 +72,51 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _collect_inputs(items: list[str]) -> list[Path]:
-    files: list[Path] = []
+def _skipped(p: Path) -> bool:
+    """Hidden files (bgone's own temp files, macOS's ._ files) are never inputs."""
+    from . import writer
+
+    return p.name.startswith(".") or writer.is_temp(p)
+
+
+def _scan(folder: Path, recursive: bool, skip_dirs: set[Path]) -> list[Path]:
+    """A folder's images, sorted; with recursive, its subfolders' too (each real folder once, so
+    a link back up cannot loop)."""
+    skip_dirs.add(folder.resolve())
+    found: list[Path] = []
+    for f in sorted(folder.iterdir()):
+        if _skipped(f):
+            continue
+        if f.is_dir():
+            if recursive and f.resolve() not in skip_dirs:
+                found += _scan(f, recursive, skip_dirs)
+        elif f.is_file() and f.suffix.lower() in IMAGE_EXTS:
+            found.append(f)
+    return found
+
+
+def _collect_inputs(items: list[str], recursive: bool = False, out_dir: str | None = None) -> list[tuple[Path, Path]]:
+    """(file, subfolder it was found in relative to the folder given, or '.') for each input, once."""
+    exclude = {Path(out_dir).resolve()} if out_dir else set()  # a re-run must not take its outputs as inputs
+    files: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+            found = _scan(p, recursive, set(exclude))
             if not found:
-                raise UsageError(f"{p} contains no images.", f"Supported: {', '.join(sorted(IMAGE_EXTS))}.")
-            files += found
+                more = "" if recursive else " (subfolders are searched only with --recursive)"
+                raise UsageError(f"{p} contains no images{more}.", f"Supported: {', '.join(sorted(IMAGE_EXTS))}.")
+            pairs = [(f, f.parent.relative_to(p)) for f in found]
         elif p.exists():
-            files.append(p)
+            pairs = [(p, Path("."))]
         else:
             raise UsageError(f"{p}: no such file or folder.", "Check the path and try again.")
+        for f, rel in pairs:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append((f, rel))
     return files
 
 
@@ -100,48 +136,51 @@ def _parse_color(text: str | None) -> tuple[int, ...] | None:
         raise UsageError(f"Cannot read the colour {text!r}.", "Use #rrggbb, a name like white, or r,g,b.") from None
 
 
-def _plan_outputs(args: argparse.Namespace, inputs: list[Path]) -> list[Path]:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _plan_outputs(args: argparse.Namespace, inputs: list[tuple[Path, Path]]) -> list[Path]:
+    from . import writer
+
     if args.output:
         if len(inputs) != 1:
             raise UsageError(f"-o takes one input, got {len(inputs)}.", "Use --out-dir DIR for many images.")
         outs = [Path(args.output)]
     else:
         d = Path(args.out_dir)
-        suffix = "_mask.png" if args.mask else ".png"
-        outs = [d / (p.stem + suffix) for p in inputs]
+        suffix = MASK_SUFFIX + ".png" if args.mask else ".png"
+        outs = [d / rel / (p.stem + suffix) for p, rel in inputs]
         if len(set(outs)) != len(outs):
             raise UsageError("Two inputs have the same name and would overwrite each other.", "Process them separately.")
-    for o in outs:
-        ext = o.suffix.lower()
-        if ext not in IMAGE_EXTS:
+    for (src, _), o in zip(inputs, outs, strict=True):
+        fmt = writer.format_of(o)
+        if fmt is None:
             raise UsageError(f"Cannot tell the format of {o} from its extension.", "Use .png or .webp.")
-        if ext in NO_ALPHA_EXTS and not (args.mask or args.bg_color):
-            raise UsageError(f"{o.name}: {ext} has no transparency.", "Use .png or .webp, or give --bg-color.")
+        if not fmt.alpha and not (args.mask or args.bg_color):
+            raise UsageError(f"{o.name}: {o.suffix.lower()} has no transparency.", "Use .png or .webp, or give --bg-color.")
+        if _same_file(src, o):
+            raise UsageError(f"{o} is the input itself; bgone never writes over the photo it reads.",
+                             "Choose another output file or folder.")
         if o.exists() and not args.overwrite:
             raise UsageError(f"{o} already exists.", "Pass --overwrite to replace it.")
     return outs
 
 
-def _save_atomic(img: Any, dest: Path) -> None:
-    """Write next to the destination and rename, so a failure never leaves a partial file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
-    os.close(fd)
-    try:
-        img.save(tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cmd_remove(args: argparse.Namespace) -> int:
-    from . import pipeline
+    from . import batch, pipeline, writer
 
-    inputs = _collect_inputs(args.inputs)
+    inputs = _collect_inputs(args.inputs, args.recursive, args.out_dir)
     outputs = _plan_outputs(args, inputs)
     color = _parse_color(args.bg_color)
+    pipeline.check_refine(args.refine)
     spec = pipeline.resolve_model(args.model)  # unknown model fails here, before any work
+    for folder in sorted({o.parent for o in outputs}):  # an unwritable folder fails before any work too
+        writer.check_writable(folder)
+        writer.clean_stale_temps(folder)
     if args.model is None:
         print(f"Using model {spec.name}.", file=sys.stderr)
     bar = Bar("Downloading " + spec.name, unit="B")
@@ -150,29 +189,32 @@ def cmd_remove(args: argparse.Namespace) -> int:
         if stage == "download":
             bar.update(fraction)
 
-    failures = 0
+    def work(photo: batch.Photo) -> Any:
+        return pipeline.remove_array(
+            photo.rgb, photo.own_alpha, model=spec.name, refine=args.refine, mask=args.mask,
+            bg_color=color, device=args.device, decontaminate=not args.no_decontaminate, progress=on_progress,
+        )
+
     many = len(inputs) > 1
     files_bar = Bar("Images", total=len(inputs)) if many else None
-    for i, (src, dst) in enumerate(zip(inputs, outputs, strict=True)):
-        try:
-            img = pipeline.remove(
-                src, model=spec.name, refine=args.refine, mask=args.mask, bg_color=color,
-                device=args.device, decontaminate=not args.no_decontaminate, progress=on_progress,
-            )
-            _save_atomic(img, dst)
-        except BgoneError as e:
-            if not many or e.kind not in ("bad_image",):
-                raise
-            failures += 1
-            print(f"\nskipped {src}: {e.message}", file=sys.stderr)
+
+    def say(text: str) -> None:
+        print(("\n" if files_bar and files_bar.tty else "") + "bgone: " + text, file=sys.stderr)
+
+    def on_done(i: int, job: batch.Job, err: BaseException | None) -> None:
+        if err is not None:
+            say(batch.failure_message(job.src, err))
         if files_bar:
             files_bar.update(i + 1)
+
+    jobs = [batch.Job(src, dst) for (src, _), dst in zip(inputs, outputs, strict=True)]
+    failures = batch.run(jobs, work, on_done, say,
+                         warm=lambda: pipeline.load_model(spec.name, args.device, on_progress))
     if files_bar:
         files_bar.close()
-    if failures:
-        print(f"{failures} of {len(inputs)} images failed.", file=sys.stderr)
-        return 1
-    return 0
+    if failures and many:
+        print(f"bgone: {failures} of {len(inputs)} images failed; the others were written.", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -254,3 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bgone: interrupted.", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("bgone: not enough memory. Close other programs, or work on smaller images.", file=sys.stderr)
+        return 1
+    except OSError as e:  # e.g. a folder that cannot be listed
+        print(f"bgone: {e.strerror or e}" + (f": {e.filename}" if e.filename else "") + ".", file=sys.stderr)
+        return 1
