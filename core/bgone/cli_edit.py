@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .cli import IMAGE_EXTS, NO_ALPHA_EXTS, UsageError, _save_atomic
+from . import writer
+from .cli import UsageError
 from .progress import Bar
 
 
@@ -66,21 +67,25 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
-def _check_output(path: str, overwrite: bool, alpha: bool) -> Path:
+def _check_output(path: str, overwrite: bool, alpha: bool, inputs: tuple[str, ...] = ()) -> Path:
     out = Path(path)
-    ext = out.suffix.lower()
-    if ext not in IMAGE_EXTS:
+    fmt = writer.format_of(out)
+    if fmt is None:
         raise UsageError(
             f"Cannot tell the format of {out} from its extension.", "Use .png or .webp."
         )
-    if alpha and ext in NO_ALPHA_EXTS:
+    if alpha and not fmt.alpha:
         raise UsageError(
-            f"{out.name}: {ext} has no transparency.", "Use .png or .webp for --cutout."
+            f"{out.name}: {out.suffix.lower()} has no transparency.", "Use .png or .webp for --cutout."
         )
+    if any(Path(i).exists() and out.exists() and out.samefile(i) for i in inputs):
+        raise UsageError(f"{out} is one of the inputs; bgone never writes over a file it reads.",
+                         "Choose another output file.")
     if out.exists() and not overwrite:
         raise UsageError(f"{out} already exists.", "Pass --overwrite to replace it.")
     if out.is_dir():
         raise UsageError(f"{out} is a folder.", "Give a file name for -o.")
+    writer.check_writable(out.parent if str(out.parent) else Path("."))
     return out
 
 
@@ -138,7 +143,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
     from .pipeline import cutout
     from .refine_edges import check_band, refine_mask
 
-    out = _check_output(args.output, args.overwrite, alpha=args.cutout)
+    out = _check_output(args.output, args.overwrite, alpha=args.cutout,
+                        inputs=(args.image, args.mask) + ((args.region,) if args.region else ()))
     check_band(args.band)
     rgb, own_alpha = load_rgba(args.image)
     mask = load_mask(args.mask)
@@ -152,12 +158,9 @@ def cmd_refine(args: argparse.Namespace) -> int:
     from PIL import Image
 
     if args.cutout:
-        alpha = refined if own_alpha is None else composite.multiply_alpha(refined, own_alpha)
-        h, w = alpha.shape
-        img = Image.frombuffer("RGBA", (w, h), cutout(rgb, alpha), "raw", "RGBA", 0, 1)
+        writer.save(composite.clear_transparent(cutout(rgb, refined, True, own_alpha)), out)
     else:
-        img = Image.fromarray(refined, "L")
-    _save_atomic(img, out)
+        writer.save(Image.fromarray(refined, "L"), out)
     return 0
 
 
@@ -166,7 +169,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
 
     from .adjust import adjust_mask, check_adjust
 
-    out = _check_output(args.output, args.overwrite, alpha=False)
+    out = _check_output(args.output, args.overwrite, alpha=False, inputs=(args.mask,))
     check_adjust(args.feather, args.contrast, args.threshold, args.min_island, args.min_hole)
     mask = load_mask(args.mask)
     result = adjust_mask(
@@ -178,7 +181,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
         min_island=args.min_island,
         min_hole=args.min_hole,
     )
-    _save_atomic(Image.fromarray(result, "L"), out)
+    writer.save(Image.fromarray(result, "L"), out)
     return 0
 
 
