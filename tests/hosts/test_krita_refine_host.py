@@ -188,3 +188,166 @@ def test_layer_output_and_a_refused_setting_in_real_krita(report, truth):
     cut = np.fromfile(report["out"] / "layer.bgra", np.uint8).reshape(h, w, 4)
     refined = _alpha(report["out"] / "whole.alpha", (h, w))
     assert np.abs(cut[..., 3].astype(int) - refined).mean() < 1.0
+
+
+# The GUI probe: a pykrita plug-in of its own, installed only into the test root next to
+# bgone_krita. After the main window exists it opens the photo, gives it the thresholded mask,
+# selects the mask, clicks the docker's "Refine edges" button once per output and counts the
+# Edit > Undo steps that bring the document back to where it was; then exits Krita hard.
+PROBE = "bgone_refine_probe"
+PROBE_SOURCE = r'''
+import hashlib, json, os, sys, time, traceback
+from krita import Extension, Krita
+from PyQt5.QtCore import QTimer
+
+REPORT = os.environ.get("BGONE_REFINE_PROBE_REPORT")
+IMAGE = os.environ.get("BGONE_PROBE_IMAGE")
+START = os.environ.get("BGONE_PROBE_START")
+state = {"started": False}
+report = {"runs": []}
+
+
+def finish(code):
+    report["exit"] = code
+    with open(REPORT, "w") as f:
+        json.dump(report, f, indent=1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def guard(fn):
+    def wrapped(*a):
+        try:
+            fn(*a)
+        except Exception:
+            report["traceback"] = traceback.format_exc()
+            finish(2)
+    return wrapped
+
+
+def scene(doc):
+    out = []
+    stack = list(doc.topLevelNodes())
+    while stack:
+        n = stack.pop()
+        stack.extend(n.childNodes())
+        b = n.bounds()
+        out.append([n.name(), n.type(), hashlib.sha256(bytes(n.pixelData(b.x(), b.y(), b.width(), b.height()))).hexdigest()])
+    return sorted(out)
+
+
+@guard
+def start():
+    if state["started"]:
+        return
+    state["started"] = True
+    app = Krita.instance()
+    from bgone_krita.docker import DOCKER_ID, BgoneDocker
+    docker = next((d for d in app.dockers() if d.objectName() == DOCKER_ID and isinstance(d, BgoneDocker)), None)
+    report["docker_widget"] = docker is not None
+    action = app.action("bgone_refine_edges")
+    report["action_text"] = action.text() if action is not None else None
+    if docker is None:
+        finish(3)
+    docker.show()
+    doc = app.openDocument(IMAGE)
+    app.activeWindow().addView(doc)
+    layer = [n for n in doc.topLevelNodes() if n.type() == "paintlayer"][0]
+    mask = doc.createTransparencyMask("Painted mask")
+    mask.setPixelData(open(START, "rb").read(), 0, 0, doc.width(), doc.height())
+    layer.addChildNode(mask, None)
+    doc.waitForDone()
+    steps = ["mask", "layer"]
+
+    @guard
+    def next_step():
+        if not steps:
+            finish(0 if all(r.get("state") == "done" for r in report["runs"]) else 4)
+            return
+        output = steps.pop(0)
+        target = [n for n in layer.childNodes() if n.type() == "transparencymask"][0]
+        doc.setActiveNode(target)
+        step = {"output": output, "states": [], "before": scene(doc)}
+        report["runs"].append(step)
+        controller = docker.controller
+
+        def on_state(st, fraction, text):
+            step["states"].append([st, round(fraction, 3), text])
+            if st in ("done", "error", "cancelled"):
+                step["state"] = st
+                controller.listeners.remove(on_state)
+                if st != "done":
+                    QTimer.singleShot(0, lambda: finish(4))
+                    return
+                QTimer.singleShot(1000, lambda: undo_until(step, 0))
+
+        controller.listeners.append(on_state)
+        docker.refine_output_box.setCurrentIndex(docker.refine_output_box.findData(output))
+        docker.refine_button.click()
+
+    @guard
+    def undo_until(step, done):
+        doc.waitForDone()
+        if done == 0:
+            step["after_run"] = scene(doc)
+        if scene(doc) == step["before"] or done >= 3:
+            step["undos"] = done if scene(doc) == step["before"] else None
+            QTimer.singleShot(300, next_step)
+            return
+        undo = Krita.instance().action("edit_undo")
+        step.setdefault("undo_texts", []).append(undo.text())
+        undo.trigger()
+        QTimer.singleShot(500, lambda: undo_until(step, done + 1))
+
+    QTimer.singleShot(1000, next_step)
+
+
+class Probe(Extension):
+    def setup(self):
+        if not REPORT:
+            return
+        notifier = Krita.instance().notifier()
+        notifier.setActive(True)
+        notifier.windowCreated.connect(lambda: QTimer.singleShot(1500, start))
+        QTimer.singleShot(90000, start)
+
+    def createActions(self, window):
+        pass
+
+
+Krita.instance().addExtension(Probe(Krita.instance()))
+'''
+
+
+def test_docker_section_in_full_krita_and_undo(hostroot, report):
+    """Full krita under xvfb: the docker's Refine Edges button on the selected transparency
+    mask, then Edit > Undo until the document is back where it was."""
+    from tests.hosts.test_krita_host import XVFB, enable_in_kritarc
+
+    pykrita = hostroot.host(PYKRITA)
+    (pykrita / PROBE).mkdir(exist_ok=True)
+    (pykrita / PROBE / "__init__.py").write_text(PROBE_SOURCE)
+    (pykrita / f"{PROBE}.desktop").write_text(
+        "[Desktop Entry]\nType=Service\nServiceTypes=Krita/PythonPlugin\n"
+        f"X-KDE-Library={PROBE}\nX-Python-2-Compatible=false\nName=bgone refine probe\n")
+    kritarc = hostroot.host(f"{HOME}/.config/kritarc")
+    kritarc.write_text(enable_in_kritarc(kritarc.read_text() if kritarc.exists() else "", ["bgone_krita", PROBE]))
+    status = hostroot.host(JOB) / "probe.json"
+    status.unlink(missing_ok=True)
+    env = {"HOME": HOME, "BGONE_REFINE_PROBE_REPORT": f"{JOB}/probe.json", "BGONE_PROBE_IMAGE": f"{JOB}/photo.png",
+           "BGONE_PROBE_START": f"{JOB}/start.alpha"}
+    proc = hostroot.run([*XVFB, "krita", "--nosplash"], env=env, timeout=600, network=False)
+    assert status.is_file(), f"the probe did not report (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
+    probe = json.loads(status.read_text())
+    assert "traceback" not in probe, probe["traceback"]
+    assert probe["docker_widget"] is True and probe["action_text"] == "Refine Edges"
+    runs = {r["output"]: r for r in probe["runs"]}
+    for output in ("mask", "layer"):
+        run = runs[output]
+        assert run.get("state") == "done" and "Refined the edges" in run["states"][-1][2], run
+        assert run["after_run"] != run["before"]
+    assert runs["layer"]["undos"] == 1, runs["layer"]  # a new layer: one Edit > Undo
+    # replacing a mask is Krita's "add" and "remove" commands: two Edit > Undo restore it
+    assert runs["mask"]["undos"] == 2, runs["mask"]
+    assert probe["exit"] == 0
