@@ -7,7 +7,9 @@ selection is the region: nothing outside it changes.
 
 Written back (checked in real Krita 5.2, tests/hosts/test_krita_refine_host.py):
 - a transparency mask: a new mask holding the refined alpha takes its place (same name, same
-  position), the old one is removed;
+  position), the old one is removed. Krita records that as two commands (add, remove: its
+  scripting API cannot group them, and Node.setPixelData on the old mask is not undoable), so
+  two Edit > Undo bring the old mask back;
 - a layer's own alpha, or output "layer": a new paint layer right above the source (its colours
   with the refined alpha, or the cut-out with cleaned edge colours), one undoable command.
 """
