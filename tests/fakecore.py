@@ -1,6 +1,6 @@
 """Stand-ins for the core's Python: executable scripts that run the real `bgone.worker` with
 a stand-in pipeline (alpha = the red channel; "slow" waits for cancel, "stubborn" ignores it,
-"missing" is not installed),
+"missing" is not installed; Refine Edges is the real one, except band 999, which waits for cancel),
 so the real client, protocol and worker run in a fraction of a second. Shared by the client's
 and the plug-ins' tests."""
 
@@ -48,7 +48,7 @@ HELPERS = textwrap.dedent(
 FAKE_PIPELINE = textwrap.dedent(
     """
     import functools, sys, time
-    from bgone import pipeline, worker
+    from bgone import pipeline, refine_edges, worker
     from bgone.errors import Cancelled, ModelNotInstalled
 
     def fake_predict(rgb, model=None, refine="fast", device="auto", progress=None, cancel=None):
@@ -68,7 +68,19 @@ FAKE_PIPELINE = textwrap.dedent(
         report("inference", 1.0)
         return rgb[:, :, 0].copy()
 
+    real_refine = refine_edges.refine_mask
+
+    def fake_refine(rgb, mask, region=None, band=None, progress=None, cancel=None, **kw):
+        if band == 999:  # a refine that runs until cancelled (60 s at most)
+            progress("refine", 0.0)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 60 and not cancel.is_set():
+                time.sleep(0.01)
+            raise Cancelled()
+        return real_refine(rgb, mask, region=region, band=band, progress=progress, cancel=cancel, **kw)
+
     pipeline.predict_alpha = fake_predict
+    refine_edges.refine_mask = fake_refine
     pipeline.cutout = functools.partial(pipeline.cutout, decontaminate=False)
     sys.exit(worker.main())
     """

@@ -1,5 +1,5 @@
 """One fake worker for the GIMP and Krita plug-in tests: the real ``bgone_client.Worker``'s
-interface (start, models, remove, cancel, close, pid, last_seconds), answering in-process and
+interface (start, models, remove, refine, cancel, close, pid, last_seconds), answering in-process and
 raising the real ``bgone_client.ClientError``. The fake model's subject is whatever is red
 (red > 128, blue < 128). The real client against a stand-in core is in tests/fakecore.py."""
 
@@ -81,6 +81,37 @@ class FakeWorker:
         if output == "alpha":
             return alpha
         return b"".join(p[:3] + bytes([a]) for p, a in zip(px, alpha, strict=True))
+
+    def refine(self, rgba, mask, width, height, stride=None, *, region=None, band=None, grow=0,
+               feather=0, output="alpha", progress=None, cancelled=None, **adjust) -> bytes:  # fmt: skip
+        """Refine Edges stand-in: the subject (red) where the region is (everywhere without
+        one), the given mask elsewhere; the call is recorded like remove()'s."""
+        self.start()
+        data, old = bytes(rgba), bytes(mask)
+        inside = bytes(region) if region is not None else None
+        self.calls.append(dict(kind="refine", rgba=data, mask=old, region=inside, width=width,
+                               height=height, stride=stride, band=band, grow=grow,
+                               feather=feather, output=output, adjust=adjust))  # fmt: skip
+        assert len(data) == (stride or width * 4) * height and len(old) == width * height
+        assert inside is None or len(inside) == width * height
+        if self.fail is not None and self.fail_on_call in (None, len(self.calls)):
+            raise self.fail
+        if progress:
+            progress("refine", 0.0, "")
+        if cancelled and cancelled():
+            raise ClientError("cancelled", "Cancelled.")
+        if progress:
+            progress("refine", 1.0, "")
+        row = stride or width * 4
+        px = [data[y * row + x * 4 : y * row + x * 4 + 4] for y in range(height) for x in range(width)]
+        alpha = bytes(
+            subject(*p[:3]) if inside is None or inside[i] >= 128 else old[i]
+            for i, p in enumerate(px)
+        )
+        self.last_seconds = 0.5
+        if output == "alpha":
+            return alpha
+        return b"".join(p[:3] + bytes([a * p[3] // 255]) for p, a in zip(px, alpha, strict=True))
 
     def cancel(self) -> None:
         self._cancel.set()

@@ -66,3 +66,15 @@ def test_a_download_shows_how_far_it_is():
     assert choices.progress_text("download", 0.42) == "Downloading the model (needed once): 42%"
     assert choices.progress_text("download", 1.0) == "Downloading the model (needed once)"
     assert choices.progress_text("inference", 0.5) == "Finding the subject"
+
+
+def test_refine_edges_texts_and_settings():
+    assert choices.no_mask_message(["photo"]) == (
+        "'photo' has no mask to refine. Run Remove Background first or add a layer mask."
+    )
+    assert "'a', 'b' have no mask" in choices.no_mask_message(["a", "b"])
+    assert [s[0] for s in choices.REFINE_SETTINGS] == ["band", "grow", "feather"]
+    for _ident, _label, help_text, low, high, default in choices.REFINE_SETTINGS:
+        assert low <= default <= high and help_text
+    assert (choices.band_or_auto(0), choices.band_or_auto(None), choices.band_or_auto(12)) == (None, None, 12)
+    assert set(choices.REFINE_OUTPUTS) <= set(layerops.REQUEST_OUTPUT)

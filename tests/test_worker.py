@@ -24,7 +24,7 @@ FAKE_PIPELINE = textwrap.dedent(
     """
     import functools, os, sys, time
     import numpy as np
-    from bgone import pipeline, registry, worker
+    from bgone import pipeline, refine_edges, registry, worker
     from bgone.errors import Cancelled
 
     REFINE_VALUE = {"none": 10, "fast": 20, "best": 30}
@@ -54,6 +54,20 @@ FAKE_PIPELINE = textwrap.dedent(
         report("inference", 1.0)
         return rgb[:, :, 0].copy()  # alpha = the red channel
 
+    real_refine = refine_edges.refine_mask
+
+    def fake_refine(rgb, mask, region=None, band=None, progress=None, cancel=None, **kw):
+        if band == 999:  # runs until cancelled (60 s at most)
+            progress("refine", 0.0)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 60:
+                if cancel.is_set():
+                    raise Cancelled()
+                time.sleep(0.01)
+            raise RuntimeError("never cancelled")
+        return real_refine(rgb, mask, region=region, band=band, progress=progress, cancel=cancel, **kw)
+
+    refine_edges.refine_mask = fake_refine
     pipeline.predict_alpha = fake_predict
     pipeline.cutout = functools.partial(pipeline.cutout, decontaminate=False)
     sys.exit(worker.main())
@@ -484,3 +498,110 @@ def test_end_to_end_with_the_real_u2netp(real, seeded_model_dir):
         assert ("inference", 1.0) in [(e["stage"], e["fraction"]) for e in events]
         assert not any(e["stage"] == "download" for e in events)  # seeded: nothing to fetch
     assert c.close() == 0
+
+
+# -- refine (Refine Edges) ---------------------------------------------------------------------
+
+
+def edge_photo(w: int = 96, h: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(RGBA photo, hard mask): an orange subject on the left fading into blue over 12 px,
+    with a slightly noisy texture; the mask is a hard edge 3 px off the true middle."""
+    x = np.arange(w, dtype=np.float32)
+    a = np.clip((w / 2 + 6 - x) / 12, 0, 1)[None, :, None]
+    fg, bg = np.array([230, 120, 30], np.float32), np.array([30, 60, 200], np.float32)
+    rng = np.random.default_rng(4)
+    rgb = a * fg + (1 - a) * bg + rng.normal(0, 4, (h, w, 3))
+    rgba = np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), np.full((h, w), 255, np.uint8)])
+    mask = np.where(x < w / 2 + 3, 255, 0).astype(np.uint8)[None, :].repeat(h, 0)
+    return rgba, mask
+
+
+def refine_msg(rid, w, h, **kw):
+    msg = {"type": "refine", "id": rid, "width": w, "height": h, "stride": w * 4,
+           "region": False, "band": None, "grow": 0, "feather": 0, "output": "alpha"}  # fmt: skip
+    msg.update(kw)
+    return msg
+
+
+def test_refine_answers_the_cores_refine_and_adjust_with_progress(fake):
+    from bgone.adjust import adjust_mask
+    from bgone.refine_edges import refine_mask
+
+    rgba, mask = edge_photo()
+    h, w = mask.shape
+    c = fake()
+    c.send(refine_msg(1, w, h, band=6, grow=-1, feather=2), [rgba.tobytes(), mask.tobytes()])
+    msg, payload, events = c.recv_until(1)
+    assert msg["type"] == "result" and msg["output"] == "alpha" and msg["payload"] == w * h, msg
+    assert 0 <= msg["seconds"] < 60
+    want = adjust_mask(refine_mask(rgba[:, :, :3], mask, band=6), grow=-1, feather=2)
+    got = np.frombuffer(payload, np.uint8).reshape(h, w)
+    assert np.array_equal(got, want)
+    assert not np.array_equal(got, mask)  # it did change the edge
+    stages = [(e["stage"], e["fraction"]) for e in events]
+    assert ("refine", 0.0) in stages and ("refine", 1.0) in stages
+    assert {e["message"] for e in events} == {"Refining hair and fur edges"}
+
+
+def test_refine_with_a_region_leaves_every_pixel_outside_it(fake):
+    rgba, mask = edge_photo()
+    h, w = mask.shape
+    region = np.zeros((h, w), np.uint8)
+    region[10:40, 30:70] = 255
+    region[45:50, 30:70] = 100  # below 128: outside
+    c = fake()
+    c.send(refine_msg(2, w, h, region=True, band=6, grow=2, feather=3),
+           [rgba.tobytes(), mask.tobytes(), region.tobytes()])  # fmt: skip
+    msg, payload, _ = c.recv_until(2)
+    assert msg["type"] == "result", msg
+    got = np.frombuffer(payload, np.uint8).reshape(h, w)
+    outside = region < 128
+    assert np.array_equal(got[outside], mask[outside])
+    assert not np.array_equal(got[~outside], mask[~outside])
+
+
+def test_refine_rgba_output_is_the_cutout_with_the_layers_own_alpha(fake):
+    rgba, mask = edge_photo(40, 24)
+    rgba[:, :8, 3] = 0  # a transparent strip of the layer stays transparent
+    h, w = mask.shape
+    c = fake()
+    c.send(refine_msg(3, w, h, output="rgba"), [rgba.tobytes(), mask.tobytes()])
+    msg, payload, events = c.recv_until(3)
+    assert msg["output"] == "rgba" and msg["payload"] == w * h * 4, msg
+    out = np.frombuffer(payload, np.uint8).reshape(h, w, 4)
+    assert not out[:, :8, 3].any() and out[:, 8:16, 3].min() == 255
+    assert ("foreground", 1.0) in [(e["stage"], e["fraction"]) for e in events]
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "words"),
+    [
+        ({"band": 0}, "bad_argument", "band"),
+        ({"band": 2.5}, "bad_argument", "band"),
+        ({"feather": -1}, "bad_argument", "feather"),
+        ({"grow": "2"}, "bad_argument", "grow"),
+        ({"contrast": 101}, "bad_argument", "contrast"),
+        ({"region": 1}, "bad_argument", "region"),
+        ({"output": "mask"}, "bad_argument", "output"),
+        ({"region": True}, "bad_image", "expected 48"),  # no region plane sent
+        ({"width": 3, "stride": 12}, "bad_image", "expected 30"),
+    ],
+)
+def test_bad_refine_requests_are_refused_and_the_worker_goes_on(fake, change, kind, words):
+    c = fake()
+    c.send(refine_msg(1, 4, 2, **change), bytes(4 * 2 * 4) + bytes(8))
+    msg, _, events = c.recv_until(1)
+    assert (msg["type"], msg["kind"]) == ("error", kind), msg
+    assert words in msg["message"] and not events  # refused before any work
+    c.send(refine_msg(2, 4, 2), bytes(32) + bytes(8))
+    assert c.recv_until(2)[0]["type"] == "result"
+
+
+def test_cancel_reaches_a_refine(fake):
+    c = fake()
+    c.send(refine_msg(1, 8, 8, band=999), bytes(256) + bytes(64))
+    msg, _ = c.recv()
+    assert (msg["type"], msg["stage"]) == ("progress", "refine")
+    c.send({"type": "cancel", "id": 1})
+    msg, _, _ = c.recv_until(1)
+    assert (msg["type"], msg["kind"]) == ("error", "cancelled")

@@ -24,6 +24,7 @@ from bgone_client.framing import (  # noqa: F401  (re-exported: the worker's fra
     encode_header,
     encode_message,
     image_problem,
+    planes_problem,
     read_message,
     write_message,
 )
@@ -31,7 +32,7 @@ from bgone_client.framing import (  # noqa: F401  (re-exported: the worker's fra
 from .errors import BgoneError, ImageError
 
 # Request types (host -> worker) and reply types (worker -> host).
-REQUESTS = ("models", "remove", "cancel", "shutdown")
+REQUESTS = ("models", "remove", "refine", "cancel", "shutdown")
 REPLIES = ("hello", "models", "progress", "result", "error")
 
 
@@ -111,3 +112,72 @@ def check_remove(msg: dict[str, Any], payload: bytes | None) -> RemoveRequest:
     if output not in OUTPUTS:
         raise _bad_argument(f"Unknown output {output!r}.", "Use 'alpha' or 'rgba'.")
     return RemoveRequest(msg.get("id"), w, h, stride, model, refine, output)
+
+
+# A refine request's adjust settings: (name, default, allowed JSON types). Range checks are
+# adjust.check_adjust's, so the CLI and the worker refuse the same values.
+ADJUST_FIELDS = (
+    ("grow", 0, (int,)),
+    ("feather", 0, (int, float)),
+    ("contrast", 0, (int, float)),
+    ("threshold", 128, (int,)),
+    ("min_island", 0, (int,)),
+    ("min_hole", 0, (int,)),
+)
+
+
+class RefineRequest:
+    """A checked ``refine`` request: sizes, where each payload part starts, and the settings."""
+
+    __slots__ = ("id", "width", "height", "stride", "region", "band", "adjust", "output")
+
+    def __init__(self, rid: Any, width: int, height: int, stride: int, region: bool,
+                 band: int | None, adjust: dict[str, Any], output: str) -> None:  # fmt: skip
+        self.id = rid
+        self.width = width
+        self.height = height
+        self.stride = stride
+        self.region = region
+        self.band = band
+        self.adjust = adjust
+        self.output = output
+
+    @property
+    def mask_offset(self) -> int:
+        return self.stride * self.height
+
+    @property
+    def region_offset(self) -> int:
+        return self.mask_offset + self.width * self.height
+
+
+def check_refine(msg: dict[str, Any], payload: bytes | None) -> RefineRequest:
+    """The fields of a refine request (docs/protocol.md), or ImageError (kind bad_image) for
+    impossible sizes and BgoneError(kind="bad_argument") for wrong option types."""
+    w, h, stride = msg.get("width"), msg.get("height"), msg.get("stride")
+    if stride is None and isinstance(w, int):
+        stride = w * 4
+    region = msg.get("region", False)
+    if not isinstance(region, bool):
+        raise _bad_argument(f"'region' must be true or false, not {region!r}.",
+                            "This is a bug in the plug-in; please report it.")  # fmt: skip
+    problem = planes_problem(w, h, stride, 2 if region else 1, -1 if payload is None else len(payload))
+    if problem is not None:
+        raise ImageError(*problem)
+    band = msg.get("band")
+    if band is not None and (isinstance(band, bool) or not isinstance(band, int)):
+        raise _bad_argument(f"The band {band!r} is not a whole number of pixels.",
+                            "Leave it out for the automatic width.")  # fmt: skip
+    adjust = {}
+    for name, default, types in ADJUST_FIELDS:
+        value = msg.get(name, default)
+        if value is None:
+            value = default
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise _bad_argument(f"The setting {name} = {value!r} is not a number of the right kind.",
+                                "This is a bug in the plug-in; please report it.")  # fmt: skip
+        adjust[name] = value
+    output = msg.get("output", "alpha")
+    if output not in OUTPUTS:
+        raise _bad_argument(f"Unknown output {output!r}.", "Use 'alpha' or 'rgba'.")
+    return RefineRequest(msg.get("id"), w, h, stride, region, band, adjust, output)

@@ -246,6 +246,8 @@ class Server:
                 self.send({"type": "models", "id": rid, "models": model_rows()})
             elif mtype == "remove":
                 self.remove(rid, msg, payload, cancel)
+            elif mtype == "refine":
+                self.refine(rid, msg, payload, cancel)
             else:
                 raise BgoneError(f"Unknown request type {mtype!r}.",
                                  f"Known requests: {', '.join(protocol.REQUESTS)}.", kind="bad_request")  # fmt: skip
@@ -302,6 +304,45 @@ class Server:
             raise Cancelled()
         seconds = time.perf_counter() - t0
         log.info("request %r: %dx%d %s in %.2f s", rid, w, h, req.output, seconds)
+        self.send(protocol.result(rid, w, h, req.output, seconds), memoryview(out).cast("B"))
+
+    def refine(self, rid: Any, msg: dict[str, Any], payload: Any, cancel: threading.Event) -> None:
+        """Refine Edges on a host's mask: matting along its edges, then the adjustments, only
+        inside the region when one came; the cutout too for output "rgba"."""
+        req = protocol.check_refine(msg, payload)
+        import numpy as np
+
+        from . import adjust, pipeline, refine_edges
+
+        refine_edges.check_band(req.band)  # every setting is refused before any work
+        adjust.check_adjust(**{k: v for k, v in req.adjust.items() if k != "grow"})
+        assert payload is not None
+        h, w = req.height, req.width
+        rgb = rgb_of(payload, w, h, req.stride)
+        mask = np.frombuffer(payload, np.uint8, w * h, req.mask_offset).reshape(h, w)
+        region = None
+        if req.region:
+            plane = np.frombuffer(payload, np.uint8, w * h, req.region_offset).reshape(h, w)
+            region = plane >= 128
+        report = self._progress_sender(rid)
+        t0 = time.perf_counter()
+        alpha = refine_edges.refine_mask(
+            rgb, mask, region=region, band=req.band, progress=report, cancel=cancel
+        )
+        if cancel.is_set():
+            raise Cancelled()
+        alpha = adjust.adjust_mask(alpha, region=region, **req.adjust)
+        if req.output == "rgba":
+            rows = np.frombuffer(payload, np.uint8, h * req.stride).reshape(h, req.stride)
+            report("foreground", 0.0)
+            out = pipeline.cutout(rgb, alpha, own_alpha=rows[:, : w * 4].reshape(h, w, 4)[:, :, 3])
+            report("foreground", 1.0)
+        else:
+            out = np.ascontiguousarray(alpha)
+        if cancel.is_set():
+            raise Cancelled()
+        seconds = time.perf_counter() - t0
+        log.info("refine %r: %dx%d %s in %.2f s", rid, w, h, req.output, seconds)
         self.send(protocol.result(rid, w, h, req.output, seconds), memoryview(out).cast("B"))
 
     def _progress_sender(self, rid: Any) -> Any:

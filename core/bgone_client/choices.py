@@ -20,6 +20,38 @@ OUTPUTS, DEFAULT_OUTPUT = tuple(c[0] for c in OUTPUT_CHOICES), "mask"
 
 DEFAULT_MODEL_LABEL = "Default (best installed model)"
 
+# Refine Edges (issue 13): what it can write, and its settings as
+# (id, label, help, minimum, maximum, default), whole pixels. Band 0 means automatic.
+REFINE_EDGES_LABEL = "Refine Edges"
+REFINE_OUTPUT_CHOICES = (
+    ("mask", "Mask", "Replace the mask with the refined one."),
+    ("layer", "New layer", "Add a new layer holding the cut-out with the refined edges and "
+     "cleaned edge colours."),
+)
+REFINE_OUTPUTS, DEFAULT_REFINE_OUTPUT = tuple(c[0] for c in REFINE_OUTPUT_CHOICES), "mask"
+REFINE_SETTINGS = (
+    ("band", "Edge band (px)", "Width of the band re-estimated around hard edges; "
+     "0 = automatic (1 % of the image's long side).", 0, 1000, 0),
+    ("grow", "Grow (px)", "Grow the refined mask by this many pixels; negative shrinks it.",
+     -200, 200, 0),
+    ("feather", "Feather (px)", "Soften the refined mask's edge over this many pixels.", 0, 200, 0),
+)
+NO_MASK_TEXT = "Run Remove Background first or add a layer mask"
+REFINE_PROGRESS_TEXT = "Refining edges…"
+
+
+def no_mask_message(names: list) -> str:
+    """What a user reads when a layer has no mask to refine."""
+    quoted = ", ".join("'{}'".format(n) for n in names)
+    return "{} {} no mask to refine. {}.".format(
+        quoted, "has" if len(names) == 1 else "have", NO_MASK_TEXT
+    )
+
+
+def band_or_auto(band: object) -> int | None:
+    """A band setting as the engine takes it: None (automatic) for 0, empty or missing."""
+    return int(band) if band else None  # type: ignore[call-overload]
+
 STAGE_TEXTS = {
     "start": "Starting bgone's engine",
     "load": "Loading the model",

@@ -48,13 +48,16 @@ def encode_message(msg: dict, payload: bytes | memoryview | None = None) -> byte
 
 
 def write_message(stream: Any, msg: dict, payload: Any = None) -> None:
-    """Write one message and flush. ``payload`` (bytes-like) is written without copying."""
+    """Write one message and flush. ``payload`` (bytes-like, or a list of them that make one
+    payload back to back) is written without copying."""
     if payload is None:
         stream.write(encode_header(msg))
     else:
-        view = memoryview(payload).cast("B")
-        stream.write(encode_header(msg, view.nbytes))
-        stream.write(view)
+        parts = payload if isinstance(payload, (list, tuple)) else [payload]
+        views = [memoryview(p).cast("B") for p in parts]
+        stream.write(encode_header(msg, sum(v.nbytes for v in views)))
+        for view in views:
+            stream.write(view)
     stream.flush()
 
 
@@ -156,6 +159,26 @@ def image_problem(width: Any, height: Any, stride: Any, nbytes: int) -> tuple[st
             f"Got {max(nbytes, 0)} bytes of pixels for a {width}x{height} image with {stride}-byte rows "
             f"(expected {stride * height}).",
             "The layer must be 8-bit RGBA; this is a bug in the plug-in, please report it.",
+        )
+    return None
+
+
+def planes_problem(
+    width: Any, height: Any, stride: Any, planes: int, nbytes: int
+) -> tuple[str, str] | None:
+    """(message, hint) when a payload of RGBA rows followed by ``planes`` one-byte-per-pixel
+    planes of width*height (a mask, a region) cannot be a request, else None."""
+    sizes = all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height, stride))
+    problem = image_problem(width, height, stride, stride * height if sizes else -1)
+    if problem is not None:
+        return problem
+    want = stride * height + planes * width * height
+    if nbytes != want:
+        return (
+            f"Got {max(nbytes, 0)} bytes for a {width}x{height} image with {stride}-byte rows and "
+            f"{planes} one-byte plane(s) (expected {want}).",
+            "The layer must be 8-bit RGBA and the mask 8-bit; this is a bug in the plug-in, "
+            "please report it.",
         )
     return None
 

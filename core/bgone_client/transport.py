@@ -96,10 +96,13 @@ class PipeProcess:
             pass
 
     def send(self, msg: dict, payload: Any = None) -> None:
+        """``payload``: one bytes-like object, or a list of them that travel back to back as
+        one payload (a layer and its mask are never joined into a copy)."""
         if payload is None:
             self.outbox.put([encode_header(msg)])
-        else:
-            self.outbox.put([encode_header(msg, len(payload)), payload])
+            return
+        parts = list(payload) if isinstance(payload, (list, tuple)) else [payload]
+        self.outbox.put([encode_header(msg, sum(len(p) for p in parts))] + parts)
 
     def alive(self) -> bool:
         return self.popen.poll() is None and not self.ended.is_set()

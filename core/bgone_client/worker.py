@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .choices import host_hint
 from .errors import REINSTALL_HINT, VERSION_MISMATCH_HINT, ClientError
-from .framing import OUTPUTS, PROTOCOL_VERSION, image_problem, result_bytes
+from .framing import OUTPUTS, PROTOCOL_VERSION, image_problem, planes_problem, result_bytes
 from .locate import clean_env, locate, usable
 from .transport import (
     SHOWN_STDERR_LINES,
@@ -58,7 +58,7 @@ class Worker:
         self.plugin_dir = plugin_dir
         self.timeout = timeout
         self.hello: dict | None = None
-        self.last_seconds: float | None = None  # the engine's compute time of the last remove()
+        self.last_seconds: float | None = None  # the engine's compute time of the last result
         self._proc: PipeProcess | None = None
         self._lock = threading.RLock()
         self._next_id = 0
@@ -215,9 +215,7 @@ class Worker:
             )
         if stride is None:
             stride = width * 4 if isinstance(width, int) else 0
-        view = memoryview(rgba)
-        if view.ndim != 1 or view.itemsize != 1:
-            view = view.cast("B")
+        view = _bytes_view(rgba)
         problem = image_problem(width, height, stride, view.nbytes)
         if problem is not None:  # the worker's own rules, checked before 250 MB travel
             raise ClientError("bad_image", *problem)
@@ -230,8 +228,57 @@ class Worker:
             "refine": refine,
             "output": output,
         }
+        return self._result(header, view, progress, cancelled)
+
+    def refine(
+        self,
+        rgba: bytes,
+        mask: bytes,
+        width: int,
+        height: int,
+        stride: int | None = None,
+        *,
+        region: bytes | None = None,
+        band: int | None = None,
+        grow: int = 0,
+        feather: float = 0,
+        output: str = "alpha",
+        progress: Callable[[str, float, str], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        **adjust: Any,
+    ) -> bytes:
+        """Refine Edges: ``mask`` (width*height bytes) re-estimated along its edges against the
+        straight 8-bit RGBA rows, then grown (px, negative shrinks) and feathered (px); with
+        ``region`` (width*height bytes, >= 128 inside) no pixel outside it changes. ``band``:
+        px of the unknown band around hard edges (None: automatic). ``adjust``: the engine's
+        other settings (contrast, threshold, min_island, min_hole). Returns what remove()
+        returns for ``output``."""
+        if output not in OUTPUTS:
+            raise ClientError(
+                "bad_argument", f"Unknown output {output!r}.", "Use 'alpha' or 'rgba'."
+            )
+        if stride is None:
+            stride = width * 4 if isinstance(width, int) else 0
+        parts = [_bytes_view(rgba), _bytes_view(mask)]
+        if region is not None:
+            parts.append(_bytes_view(region))
+        problem = image_problem(width, height, stride, parts[0].nbytes) or planes_problem(
+            width, height, stride, len(parts) - 1, sum(p.nbytes for p in parts)
+        )
+        if problem is not None:
+            raise ClientError("bad_image", *problem)
+        header = dict(
+            {"type": "refine", "width": width, "height": height, "stride": stride,
+             "region": region is not None, "band": band, "grow": grow, "feather": feather},
+            **adjust, output=output,
+        )  # fmt: skip
+        return self._result(header, parts, progress, cancelled)
+
+    def _result(self, header: dict, payload: Any, progress: Any, cancelled: Any) -> bytes:
+        """Send an image request; its result's payload, whose length is checked here."""
+        width, height, output = header["width"], header["height"], header["output"]
         self.last_seconds = None
-        msg, payload = self._call(header, view, progress, cancelled, expect="result")
+        msg, payload = self._call(header, payload, progress, cancelled, expect="result")
         want = result_bytes(width, height, output)
         if payload is None or len(payload) != want:
             got = "no" if payload is None else len(payload)
@@ -457,6 +504,12 @@ class Worker:
             "or a lighter edge refinement, and report the messages above.",
             details=text,
         )
+
+
+def _bytes_view(data: Any) -> memoryview:
+    """A flat byte view of any bytes-like object (bytes, bytearray, array, memoryview)."""
+    view = memoryview(data)
+    return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
 
 
 def _fraction(value: Any) -> float:

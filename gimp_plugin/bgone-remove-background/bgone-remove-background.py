@@ -17,6 +17,15 @@ PDB procedure ``plug-in-bgone-remove-background`` (usable non-interactively):
 If the image has a selection, only its bounding box (intersected with each layer) is processed;
 outside it the result is background.
 
+PDB procedure ``plug-in-bgone-refine-edges`` ("Refine Edges…", same menus): re-estimates each
+selected layer's mask along its edges with the photo as a guide, then grows/feathers it:
+  band    int     px of the band around hard edges; 0 = automatic
+  grow    int     px; negative shrinks
+  feather int     px
+  output  choice  mask (the layer mask, refined in place) | layer (new cut-out layer)
+With a selection, only selected pixels change (the selection is the engine's region, and GIMP
+merges the result through the selection like any filter).
+
 Standard library and GIMP's own GObject bindings only: never import numpy here.
 """
 
@@ -35,6 +44,7 @@ import bgone_client  # noqa: E402
 from bgone_client import choices, layerops  # noqa: E402
 
 PROC_NAME = "plug-in-bgone-remove-background"
+REFINE_PROC_NAME = "plug-in-bgone-refine-edges"
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -149,6 +159,22 @@ def compute(worker, jobs, read_pixels, model, refine, output, progress=None):
     return jobs
 
 
+def refine_all(worker, jobs, read, band, grow, feather, output, progress=None):
+    """Refine Edges for every job: ``read(job)`` gives (RGBA, mask, region or None) for the
+    whole layer. Nothing is applied here; every failure raises before the image is touched."""
+    work = [j for j in jobs if j.region is not None]
+    for i, job in enumerate(work):
+        rgba, mask, region = read(job)
+
+        def on_progress(stage, fraction, message, _i=i, _name=job.name):
+            if progress is not None:
+                progress(overall_fraction(_i, len(work), fraction), choices.stage_text(stage, message), _name)
+
+        job.result = worker.refine(rgba, mask, job.size[0], job.size[1], region=region, band=band, grow=grow,
+                                   feather=feather, output=layerops.REQUEST_OUTPUT[output], progress=on_progress)
+    return jobs
+
+
 # ------------------------------------------------------------------------------------------------
 # GIMP
 
@@ -219,6 +245,50 @@ def _layer_type(image):
     if base == Gimp.ImageBaseType.INDEXED:
         return Gimp.ImageType.INDEXEDA_IMAGE
     return Gimp.ImageType.RGBA_IMAGE
+
+
+def _plane(drawable, rect, fmt):
+    raw = drawable.get_buffer().get(Gegl.Rectangle.new(*rect), 1.0, fmt, Gegl.AbyssPolicy.NONE)
+    return raw if isinstance(raw, (bytes, bytearray)) else bytes(raw)
+
+
+def _read_for_refine(image, bounds):
+    """The reader refine_all() uses: the whole layer, its mask and, with a selection, the
+    selection over the layer's rectangle (0 off the canvas)."""
+    def read(job):
+        whole = (0, 0) + tuple(job.size)
+        region = None
+        if bounds is not None:
+            region = _plane(image.get_selection(), tuple(job.offsets) + tuple(job.size), "Y u8")
+        return _plane(job.layer, whole, "R'G'B'A u8"), _plane(job.layer.get_mask(), whole, "Y u8"), region
+    return read
+
+
+def _apply_refined(image, jobs, output):
+    """Write refined masks (through each mask's shadow buffer: one undoable change, merged
+    through the selection like any GIMP filter) or new cut-out layers, in one undo group."""
+    image.undo_group_start()
+    try:
+        for job in jobs:
+            if job.region is None:
+                continue
+            w, h = job.size
+            if output == "mask":
+                mask = job.layer.get_mask()
+                shadow = mask.get_shadow_buffer()
+                shadow.set(Gegl.Rectangle.new(0, 0, w, h), "Y u8", job.result)
+                shadow.flush()
+                mask.merge_shadow(True)
+                mask.update(0, 0, w, h)
+            else:
+                new = Gimp.Layer.new(image, "{} (edges refined)".format(job.name), w, h, _layer_type(image),
+                                     100.0, Gimp.LayerMode.NORMAL)
+                image.insert_layer(new, job.layer.get_parent(), image.get_item_position(job.layer))
+                new.set_offsets(*job.offsets)
+                _write(new, (0, 0, w, h), "R'G'B'A u8", job.result)
+    finally:
+        image.undo_group_end()
+    Gimp.displays_flush()
 
 
 def _apply(image, jobs, output):
@@ -357,6 +427,54 @@ def run(procedure, run_mode, image, drawables, config, data):
         _release(worker)
 
 
+def _int_setting(config, name):
+    try:
+        return int(config.get_property(name) or 0)
+    except (TypeError, ValueError):
+        raise UserError("{} must be a whole number of pixels.".format(name.capitalize())) from None
+
+
+def run_refine(procedure, run_mode, image, drawables, config, data):
+    worker = bgone_client.Worker(plugin_dir=PLUGIN_DIR, persistent=True)
+    try:
+        layers = _layers_of(drawables)
+        missing = [lay.get_name() for lay in layers if lay.get_mask() is None]
+        if missing:
+            raise UserError(choices.no_mask_message(missing))
+        if run_mode == Gimp.RunMode.INTERACTIVE:
+            GimpUi.init("bgone-refine-edges")
+            dialog = GimpUi.ProcedureDialog.new(procedure, config, choices.REFINE_EDGES_LABEL)
+            dialog.fill(["band", "grow", "feather", "output"])
+            ok = dialog.run()
+            dialog.destroy()
+            if not ok:
+                return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+        try:
+            output = normalize_choice(config.get_property("output"), choices.REFINE_OUTPUTS,
+                                      choices.DEFAULT_REFINE_OUTPUT)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        band, grow, feather = (_int_setting(config, n) for n in ("band", "grow", "feather"))
+        bounds = _selection_bounds(image)
+        jobs = _make_jobs(image, layers)
+        Gimp.progress_init(choices.REFINE_PROGRESS_TEXT)
+
+        def progress(fraction, text, name):
+            Gimp.progress_set_text("{}: {}".format(name, text) if len(jobs) > 1 else text)
+            Gimp.progress_update(fraction)
+
+        refine_all(worker, jobs, _read_for_refine(image, bounds), choices.band_or_auto(band), grow, feather,
+                   output, progress)
+        _apply_refined(image, jobs, output)
+        Gimp.progress_update(1.0)
+        Gimp.progress_end()
+        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    except (UserError, bgone_client.ClientError) as e:
+        return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(e)))
+    finally:
+        _release(worker)
+
+
 def _release(worker):
     """Stop the worker without making the user wait for it: close() (polite shutdown, then
     kill) runs in a daemon thread; if the plug-in exits first, the worker sees its stdin
@@ -368,19 +486,36 @@ def _release(worker):
 
 class BgoneRemoveBackground(Gimp.PlugIn):
     def do_query_procedures(self):
-        return [PROC_NAME]
+        return [PROC_NAME, REFINE_PROC_NAME]
 
     def do_set_i18n(self, name):
         return False
 
     def do_create_procedure(self, name):
-        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
+        refine = name == REFINE_PROC_NAME
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_refine if refine else run,
+                                            None)
         procedure.set_image_types("*")
         procedure.set_sensitivity_mask(
             Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES)
-        procedure.set_menu_label("Remove Background…")
+        procedure.set_menu_label(choices.REFINE_EDGES_LABEL + "…" if refine else "Remove Background…")
         procedure.add_menu_path("<Image>/Layer/Transparency")
         procedure.add_menu_path("<Image>/Filters/bgone")
+        procedure.set_attribution("bgone", "bgone contributors", "2025")
+        if refine:
+            procedure.set_documentation(
+                "Refine the edges of the selected layers' masks (bgone, runs locally)",
+                "Re-estimates each selected layer's mask along its edges with the photo as a guide "
+                "(hair, fur, painted masks), then grows or feathers it. With a selection only the "
+                "selected pixels change. Arguments: band (px, 0 = automatic), grow (px, negative "
+                "shrinks), feather (px), output (mask, layer).", name)
+            for ident, label, help_text, low, high, default in choices.REFINE_SETTINGS:
+                procedure.add_int_argument(ident, "_" + label, help_text, low, high, default,
+                                           GObject.ParamFlags.READWRITE)
+            procedure.add_choice_argument(
+                "output", "_Output", "What to create: mask or layer", _choice(choices.REFINE_OUTPUT_CHOICES),
+                choices.DEFAULT_REFINE_OUTPUT, GObject.ParamFlags.READWRITE)
+            return procedure
         procedure.set_documentation(
             "Remove the background of the selected layers (bgone, runs locally)",
             "Finds the subject of each selected layer with a local neural network and adds a "
@@ -388,7 +523,6 @@ class BgoneRemoveBackground(Gimp.PlugIn):
             "only its bounding box is processed. Arguments: model (a bgone model name, empty "
             "for the default), refine (none, fast, best), output (mask, selection, layer).",
             name)
-        procedure.set_attribution("bgone", "bgone contributors", "2025")
         procedure.add_string_argument(
             "model", "_Model", "bgone model name (see `bgone models list`); empty = default",
             "", GObject.ParamFlags.READWRITE)

@@ -6,17 +6,18 @@ Scripting (Scripter, kritarunner)::
     doc = Krita.instance().activeDocument()
     bgone_krita.remove_background(doc, doc.activeNode())             # the saved model/refinement
     bgone_krita.remove_background(doc, node, model="u2netp", refine="none", output="layer")
+    bgone_krita.refine_edges(doc, doc.activeNode(), band=None, output="mask")   # Refine Edges
 
 Imported outside Krita (tests, tools) it registers nothing; the logic stays usable.
 """
 
 from __future__ import annotations
 
-from .api import remove_background
+from .api import refine_edges, remove_background
 from .errors import RemoveBackgroundError
 from .settings import OUTPUTS, REFINE_LEVELS, Options
 
-__all__ = ["remove_background", "RemoveBackgroundError", "Options", "OUTPUTS", "REFINE_LEVELS"]
+__all__ = ["refine_edges", "remove_background", "RemoveBackgroundError", "Options", "OUTPUTS", "REFINE_LEVELS"]
 
 
 def _register() -> None:

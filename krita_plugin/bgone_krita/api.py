@@ -98,3 +98,43 @@ def remove_background(
         raise
     except Exception as exc:
         raise as_error(exc) from exc
+
+
+def refine_edges(
+    document: Any,
+    node: Any,
+    band: Optional[int] = None,
+    output: str = "mask",
+    *,
+    grow: int = 0,
+    feather: int = 0,
+    progress: Optional[ProgressFn] = None,
+    app: Any = None,
+    holder: Optional[connection.WorkerHolder] = None,
+) -> Any:
+    """Refine Edges on node (a transparency mask, or a layer: its own alpha) and block until
+    done. band: px of the band re-estimated around hard edges, None = automatic; grow (px,
+    negative shrinks) and feather (px) adjust the result; output "mask" (the mask is replaced
+    by the refined one; for a layer's own alpha, a new layer holds it) or "layer" (a new layer
+    with the cut-out). An active selection limits the change to it. Returns the new node;
+    raises bgone_krita.RemoveBackgroundError, leaving the document unchanged."""
+    from . import refine
+
+    try:
+        app = app if app is not None else _krita_app()
+        holder = holder if holder is not None else connection.HOLDER
+        options = refine.check_options(refine.RefineOptions(band, grow, feather, output))
+        source = refine.prepare(app, document, node)
+        events: queue.Queue = queue.Queue()
+
+        def relay() -> None:
+            while progress is not None and not events.empty():
+                progress(*events.get_nowait())
+
+        on_progress = (lambda *event: events.put(event)) if progress is not None else None
+        result = run_blocking(lambda: refine.request(holder, source, options, on_progress), on_tick=relay)
+        return refine.apply(app, document, source, result, options.output)
+    except RemoveBackgroundError:
+        raise
+    except Exception as exc:
+        raise as_error(exc) from exc

@@ -1,4 +1,5 @@
-"""Runs removals asynchronously for the docker and the Tools-menu action (no Qt imports).
+"""Runs removals and Refine Edges asynchronously for the docker and the Tools-menu actions
+(no Qt imports).
 
 Reading and writing the document happen on the GUI thread; only the engine request runs on a
 Python thread. Its events come back through a queue that a timer drains (``schedule`` is
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from bgone_client.choices import stage_text
 
-from . import connection, layers, outputs, settings
+from . import connection, layers, outputs, refine, settings
 from .errors import RemoveBackgroundError, as_error
 from .texts import done_text
 
@@ -30,11 +31,20 @@ POLL_MS = 50
 class Job:
     """One removal: the engine request on a thread, its events back through a queue."""
 
-    def __init__(self, holder: connection.WorkerHolder, document: Any, source: layers.Source,
-                 options: settings.Options) -> None:
+    def __init__(self, holder: connection.WorkerHolder, document: Any, source: Any, options: Any,
+                 request: Optional[Callable[..., bytes]] = None,
+                 apply: Optional[Callable[[Any, bytes], Any]] = None,
+                 describe: Optional[Callable[[float], str]] = None) -> None:  # fmt: skip
+        """request(progress, cancelled) -> result bytes, apply(app, result) -> what was made
+        and describe(seconds) -> the done line; by default those of a background removal."""
         self.document = document
         self.source = source
         self.options = options
+        rect = source.rect
+        self.request = request or (lambda progress, cancelled: connection.run_removal(
+            holder, source.rgba, rect.w, rect.h, options, progress, cancelled))  # fmt: skip
+        self.apply = apply or (lambda app, result: outputs.apply(app, document, source, result, options.output))
+        self.describe = describe or (lambda seconds: done_text(options.output, source.layer.name(), seconds))
         self.events: queue.Queue = queue.Queue()
         self.started = time.perf_counter()
         self._holder = holder
@@ -51,11 +61,8 @@ class Job:
         def progress(stage: str, fraction: float, message: str = "") -> None:
             self.events.put(("progress", fraction, stage_text(stage, message)))
 
-        rect = self.source.rect
         try:
-            result = connection.run_removal(
-                self._holder, self.source.rgba, rect.w, rect.h, self.options, progress, self._cancel.is_set
-            )
+            result = self.request(progress, self._cancel.is_set)
         except BaseException as exc:
             self.events.put(("error", as_error(exc)))
         else:
@@ -103,6 +110,31 @@ class Controller:
         doc = self._app().activeDocument()
         return self.start(doc, doc.activeNode() if doc is not None else None, options)
 
+    def start_refine(self, document: Any, node: Any, options: Optional[refine.RefineOptions] = None) -> bool:
+        """Starts Refine Edges on node (GUI thread); False, with the reason reported, if it could not."""
+        if self.busy:
+            self._emit("error", 0.0, "bgone is already working.\nWait for it, or press Cancel.")
+            return False
+        app = self._app()
+        try:
+            opts = refine.check_options(options or refine.read_options(app))
+            source = refine.prepare(app, document, node)
+        except Exception as exc:
+            self._emit("error", 0.0, str(as_error(exc)))
+            return False
+        self.job = Job(self.holder, document, source, opts,
+                       request=lambda progress, cancelled: refine.request(self.holder, source, opts, progress, cancelled),
+                       apply=lambda app, result: refine.apply(app, document, source, result, opts.output),
+                       describe=lambda seconds: refine.done_text(source, opts.output, seconds))  # fmt: skip
+        self._emit("running", 0.0, "Starting…")
+        self.job.start()
+        self._schedule(POLL_MS, self.poll)
+        return True
+
+    def start_refine_active(self, options: Optional[refine.RefineOptions] = None) -> bool:
+        doc = self._app().activeDocument()
+        return self.start_refine(doc, doc.activeNode() if doc is not None else None, options)
+
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
@@ -141,12 +173,11 @@ class Controller:
             self._emit("error", 0.0, "The image was closed before the result was ready.\nNothing was changed.")
             return
         try:
-            self.last_result = outputs.apply(app, job.document, job.source, result, job.options.output)
+            self.last_result = job.apply(app, result)
         except Exception as exc:
             self._emit("error", 0.0, str(as_error(exc)))
             return
-        seconds = time.perf_counter() - job.started
-        self._emit("done", 1.0, done_text(job.options.output, job.source.layer.name(), seconds))
+        self._emit("done", 1.0, job.describe(time.perf_counter() - job.started))
 
     def list_models(self, callback: Callable[[Optional[list], Optional[str]], None]) -> None:
         """Asks the engine for its models off the GUI thread (this also warms the worker up);

@@ -1,4 +1,5 @@
-"""The "Remove Background" docker: choices, a button, progress with cancel, a plain status line.
+"""The "Remove Background" docker: choices, a button, progress with cancel, a plain status line,
+and a "Refine Edges" section (its settings and button).
 
 Only widgets live here; the work is in controller.py and below, tested without Qt.
 """
@@ -10,7 +11,7 @@ from typing import Any, Optional
 from bgone_client import choices
 from krita import DockWidget, Krita
 
-from . import qt, settings
+from . import qt, refine, settings
 from .settings import Options
 
 DOCKER_ID = "bgone_docker"
@@ -58,6 +59,7 @@ class BgoneDocker(DockWidget):
         row.addWidget(self.progress)
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
+        layout.addWidget(self._refine_section(root))
         self.status = qt.QLabel("Select a layer and press Remove background.", root)
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(qt.Qt.TextInteractionFlag.TextSelectableByMouse)  # users can copy the error
@@ -72,6 +74,46 @@ class BgoneDocker(DockWidget):
         self.output_box.currentIndexChanged.connect(self.on_choice)
         self.controller.listeners.append(self.on_state)
         self._models_requested = False
+
+    def _refine_section(self, root: Any) -> Any:
+        """Refine Edges: its settings (bgone_client.choices) and button, sharing the progress
+        bar, Cancel and status line above and below."""
+        box = qt.QGroupBox(choices.REFINE_EDGES_LABEL, root)
+        form = qt.QFormLayout(box)
+        saved = refine.read_options(Krita.instance())
+        self.refine_spins = {}
+        for ident, label, help_text, low, high, _default in choices.REFINE_SETTINGS:
+            spin = qt.QSpinBox(box)
+            spin.setRange(low, high)
+            spin.setValue(int(getattr(saved, ident) or 0))
+            spin.setToolTip(help_text)
+            if ident == "band":
+                spin.setSpecialValueText("Automatic")  # shown for 0
+            spin.valueChanged.connect(self.on_refine_choice)
+            form.addRow(label, spin)
+            self.refine_spins[ident] = spin
+        self.refine_output_box = _choice_box(box, choices.REFINE_OUTPUT_CHOICES)
+        self._select(self.refine_output_box, saved.output)
+        self.refine_output_box.currentIndexChanged.connect(self.on_refine_choice)
+        form.addRow("Output", self.refine_output_box)
+        self.refine_button = qt.QPushButton("Refine edges", box)
+        self.refine_button.setToolTip("Refine the selected transparency mask (or the layer's own alpha) "
+                                      "along its edges; a selection limits it to the selected part.")  # fmt: skip
+        self.refine_button.clicked.connect(self.on_refine)
+        form.addRow(self.refine_button)
+        return box
+
+    def refine_options(self) -> refine.RefineOptions:
+        value = {k: spin.value() for k, spin in self.refine_spins.items()}
+        return refine.RefineOptions(choices.band_or_auto(value["band"]), value["grow"], value["feather"],
+                                    self.refine_output_box.currentData())  # fmt: skip
+
+    def on_refine_choice(self, _value: int = 0) -> None:
+        refine.save_options(Krita.instance(), self.refine_options())
+
+    def on_refine(self) -> None:
+        self.on_refine_choice()
+        self.controller.start_refine_active(self.refine_options())
 
     # -- Krita's DockWidget interface
     def canvasChanged(self, canvas: Any) -> None:  # noqa: N802 (Krita's name)
@@ -128,6 +170,7 @@ class BgoneDocker(DockWidget):
     def on_state(self, state: str, fraction: float, text: str) -> None:
         running = state == "running"
         self.run_button.setEnabled(not running)
+        self.refine_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
         self.status.setText(text)

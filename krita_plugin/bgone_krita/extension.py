@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bgone_client import choices
 from krita import Extension, Krita
 
 from .qt import QIcon
 
 ACTION_ID = "bgone_remove_background"
 ACTION_TEXT = "Remove Background"
+REFINE_ACTION_ID = "bgone_refine_edges"
+REFINE_ACTION_TEXT = choices.REFINE_EDGES_LABEL
 
 
 class BgoneExtension(Extension):
@@ -26,9 +29,15 @@ class BgoneExtension(Extension):
         action = window.createAction(ACTION_ID, ACTION_TEXT, "tools")
         action.setToolTip("Remove the background of the active layer (bgone)")
         action.triggered.connect(self.trigger)
+        refine = window.createAction(REFINE_ACTION_ID, REFINE_ACTION_TEXT, "tools")
+        refine.setToolTip("Refine the edges of the selected transparency mask or layer (bgone)")
+        refine.triggered.connect(self.trigger_refine)
 
     def trigger(self) -> None:
         self.controller.start_active()
+
+    def trigger_refine(self) -> None:
+        self.controller.start_refine_active()
 
     def on_state(self, state: str, fraction: float, text: str) -> None:
         """A floating message on the canvas, so the action is usable with the docker closed."""

@@ -377,6 +377,33 @@ class LayerMask(Drawable):
     def is_layer_mask(self) -> bool:
         return True
 
+    shadow: bytearray | None = None
+
+    def get_shadow_buffer(self) -> Buffer:
+        if self.shadow is None:
+            self.shadow = bytearray(b"\x7f") * (self.width * self.height)  # stale contents
+        return Buffer(_Shadow(self))
+
+    def merge_shadow(self, push_undo: bool) -> bool:
+        """As GIMP merges a filter's result: through the image's selection when there is one
+        (a partly selected pixel is blended), everywhere otherwise."""
+        self.image._log("merge_shadow", self.name, push_undo)
+        if self.shadow is None:
+            raise GimpCallError("no shadow buffer")
+        if self.image.undo_depth <= 0 or not push_undo:
+            self.image.ungrouped.append("merge_shadow")
+        img, (ox, oy) = self.image, self.layer.offsets
+        selected = any(img.selection)
+        for y in range(self.height):
+            for x in range(self.width):
+                cx, cy = x + ox, y + oy
+                on = 0 <= cx < img.width and 0 <= cy < img.height
+                s = (img.selection[cy * img.width + cx] if on else 0) if selected else 255
+                i = y * self.width + x
+                self.values[i] = (self.shadow[i] * s + self.values[i] * (255 - s) + 127) // 255
+        self.shadow = None
+        return True
+
     def _rgba_at(self, x, y):
         v = self.values[y * self.width + x]
         return (v, v, v, 255)
@@ -436,7 +463,7 @@ class SelectionMask(Drawable):
 
 
 class _Shadow:
-    def __init__(self, owner: SelectionMask) -> None:
+    def __init__(self, owner: SelectionMask | LayerMask) -> None:
         self.owner, self.image, self.width, self.height = owner, owner.image, owner.width, owner.height
 
     def get_name(self) -> str:
@@ -638,6 +665,11 @@ class Procedure:
 
     def add_string_argument(self, name, label, blurb, default, flags) -> None:
         self.arguments[name] = {"kind": "string", "default": default}
+
+    def add_int_argument(self, name, label, blurb, minimum, maximum, default, flags) -> None:
+        if not minimum <= default <= maximum:
+            raise GimpCallError(f"int default {default} outside {minimum}..{maximum}")
+        self.arguments[name] = {"kind": "int", "default": default, "range": (minimum, maximum)}
 
     def add_choice_argument(self, name, label, blurb, choice, default, flags) -> None:
         if default not in choice.nicks():

@@ -179,6 +179,22 @@ class Node:
         self.doc.push_undo(("add", child.kind, child.name()), undo)
         return True
 
+    def remove(self) -> bool:
+        """One undoable command in Krita 5.2 (KisImage::removeNode)."""
+        parent = self.parent
+        if parent is None:
+            return False
+        index = parent.children.index(self)
+        parent.children.remove(self)
+        self.parent = None
+
+        def undo() -> None:
+            parent.children.insert(index, self)
+            self.parent = parent
+
+        self.doc.push_undo(("remove", self.kind, self.name()), undo)
+        return True
+
     # colour
     def colorModel(self) -> str:  # noqa: N802
         return "GRAYA" if self.is_mask else self.cs[0]

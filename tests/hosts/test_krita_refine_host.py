@@ -1,0 +1,353 @@
+"""Refine Edges in real Krita 5.2 (the hosts/ root), through `bgone_krita.refine_edges` run by
+kritarunner (QT_QPA_PLATFORM=offscreen), with the real client, worker and core.
+
+The photo gets a transparency mask that is a hard threshold of its ground truth (the
+hand-painting stand-in of issue 13); the refined mask's gradient error against the truth must
+be lower (computed as /work/shared/eval/metrics.py does); with a selection no pixel of the mask
+outside it changes; a bad setting is refused with the document left as it was.
+
+Run: BGONE_HOST_TESTS=1 BGONE_HOSTS_ROOT=... .venv/bin/python -m pytest -m hosts tests/hosts/test_krita_refine_host.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.hosts.test_gimp_refine_host import gradient_error
+from tests.hosts.test_krita_host import HOME, PYKRITA, install_plugin
+
+pytestmark = [pytest.mark.hosts]
+
+JOB = "/job/bgone_krita_refine"
+SCRIPT = "bgone_krita_refinerun"
+SELECTION = (300, 150, 600, 450)  # x, y, w, h in image pixels
+
+KRITA_SCRIPT = r'''"""Runs inside real Krita (kritarunner -s ... -f main ARGS). Writes report.json."""
+import hashlib, json, os, sys, time, traceback
+
+
+def _save(data, path):
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+
+
+def _masked(app, photo, start):
+    doc = app.openDocument(photo)
+    doc.setBatchmode(True)
+    layer = [n for n in doc.topLevelNodes() if n.type() == "paintlayer"][0]
+    w, h = doc.width(), doc.height()
+    mask = doc.createTransparencyMask("Painted mask")
+    mask.setPixelData(open(start, "rb").read(), 0, 0, w, h)
+    layer.addChildNode(mask, None)
+    doc.waitForDone()
+    return doc, layer, mask
+
+
+def _scene(doc):
+    out = []
+    stack = list(doc.topLevelNodes())
+    while stack:
+        n = stack.pop()
+        stack.extend(n.childNodes())
+        b = n.bounds()
+        data = bytes(n.pixelData(b.x(), b.y(), b.width(), b.height()))
+        out.append([n.name(), n.type(), hashlib.sha256(data).hexdigest()])
+    return out
+
+
+def run(args, report):
+    photo, start, out_dir, pykrita = args[0], args[1], args[2], args[3]
+    sel_x, sel_y, sel_w, sel_h = (int(v) for v in args[4].split(","))
+    from krita import Krita, Selection
+
+    sys.path.insert(0, pykrita)
+    import bgone_krita
+
+    app = Krita.instance()
+    app.setBatchmode(True)
+
+    doc, layer, mask = _masked(app, photo, start)
+    w, h = doc.width(), doc.height()
+    report["size"] = [w, h]
+    _save(mask.pixelData(0, 0, w, h), os.path.join(out_dir, "start.alpha"))
+    t0 = time.perf_counter()
+    new = bgone_krita.refine_edges(doc, mask, band=None, output="mask")
+    report["whole_s"] = time.perf_counter() - t0
+    report["whole_children"] = [[n.name(), n.type()] for n in layer.childNodes()]
+    _save(new.pixelData(0, 0, w, h), os.path.join(out_dir, "whole.alpha"))
+    # a bad setting: a clear error, nothing changed
+    snap = _scene(doc)
+    try:
+        bgone_krita.refine_edges(doc, new, band=-4)
+        report["error_kind"] = None
+    except bgone_krita.RemoveBackgroundError as e:
+        report["error_kind"], report["error_text"] = e.kind, str(e)
+    report["error_untouched"] = _scene(doc) == snap
+    # output = layer: a new layer with the cut-out right above the source
+    cut = bgone_krita.refine_edges(doc, new, output="layer")
+    report["layer_names"] = [n.name() for n in doc.topLevelNodes()]
+    _save(cut.pixelData(0, 0, w, h), os.path.join(out_dir, "layer.bgra"))
+    doc.close()
+
+    doc, layer, mask = _masked(app, photo, start)
+    sel = Selection()
+    sel.select(sel_x, sel_y, sel_w, sel_h, 255)
+    doc.setSelection(sel)
+    new = bgone_krita.refine_edges(doc, mask, output="mask")
+    _save(new.pixelData(0, 0, w, h), os.path.join(out_dir, "selection.alpha"))
+    doc.close()
+
+
+def main(args=()):
+    args = [str(a) for a in args]
+    report = {"args": args}
+    code = 1
+    try:
+        run(args, report)
+        code = 0
+    except BaseException:
+        report["traceback"] = traceback.format_exc()
+    try:
+        from bgone_krita import connection
+        connection.HOLDER.close()
+    except Exception:
+        pass
+    with open(os.path.join(args[2], "report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+'''
+
+
+@pytest.fixture(scope="module")
+def truth(photo_truth) -> np.ndarray:
+    assert photo_truth is not None, "the refine host test needs a photo with its ground truth"
+    return np.asarray(Image.open(photo_truth).convert("L"))
+
+
+@pytest.fixture(scope="module")
+def report(hostroot, core_python, photo, truth) -> dict:
+    install_plugin(hostroot, core_python)
+    job = hostroot.host(JOB)
+    shutil.rmtree(job, ignore_errors=True)
+    (job / "out").mkdir(parents=True)
+    (job / f"{SCRIPT}.py").write_text(KRITA_SCRIPT)
+    Image.open(photo).convert("RGB").save(job / "photo.png")
+    np.where(truth >= 128, 255, 0).astype(np.uint8).tofile(job / "start.alpha")
+    cmd = ["kritarunner", "-s", SCRIPT, "-f", "main", f"{JOB}/photo.png", f"{JOB}/start.alpha", f"{JOB}/out",
+           PYKRITA, ",".join(str(v) for v in SELECTION)]
+    env = {"HOME": HOME, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": JOB}
+    proc = hostroot.run(cmd, env=env, timeout=900, network=False)
+    path = job / "out" / "report.json"
+    assert path.is_file(), f"no report from kritarunner (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    data = json.loads(path.read_text())
+    assert "traceback" not in data, data["traceback"]
+    data["out"] = job / "out"
+    return data
+
+
+def _alpha(path: Path, shape) -> np.ndarray:
+    return np.fromfile(path, np.uint8).reshape(shape)
+
+
+def test_refine_edges_lowers_the_gradient_error_in_real_krita(report, truth, capsys):
+    w, h = report["size"]
+    start = _alpha(report["out"] / "start.alpha", (h, w))
+    assert np.array_equal(start, np.where(truth >= 128, 255, 0))  # the mask Krita held
+    refined = _alpha(report["out"] / "whole.alpha", (h, w))
+    before, after = gradient_error(start, truth), gradient_error(refined, truth)
+    with capsys.disabled():
+        print(f"\nKrita Refine Edges: gradient error {before:.3f} -> {after:.3f} in {report['whole_s']:.1f} s")
+    assert after < before * 0.9, (before, after)
+    assert report["whole_children"] == [["Painted mask", "transparencymask"]]  # replaced, not added
+
+
+def test_with_a_selection_nothing_outside_it_changes_in_real_krita(report, truth):
+    w, h = report["size"]
+    start = _alpha(report["out"] / "start.alpha", (h, w))
+    got = _alpha(report["out"] / "selection.alpha", (h, w))
+    x, y, sw, sh = SELECTION
+    inside = np.zeros((h, w), bool)
+    inside[y:y + sh, x:x + sw] = True
+    assert np.array_equal(got[~inside], start[~inside]), "a pixel outside the selection changed"
+    assert (got[inside] != start[inside]).any()
+
+
+def test_layer_output_and_a_refused_setting_in_real_krita(report, truth):
+    w, h = report["size"]
+    assert report["error_kind"] == "bad_argument" and "Edge band" in report["error_text"]
+    assert report["error_untouched"] is True
+    assert report["layer_names"][-1].endswith("(edges refined)"), report["layer_names"]
+    cut = np.fromfile(report["out"] / "layer.bgra", np.uint8).reshape(h, w, 4)
+    refined = _alpha(report["out"] / "whole.alpha", (h, w))
+    assert np.abs(cut[..., 3].astype(int) - refined).mean() < 1.0
+
+
+# The GUI probe: a pykrita plug-in of its own, installed only into the test root next to
+# bgone_krita. After the main window exists it opens the photo, gives it the thresholded mask,
+# selects the mask, clicks the docker's "Refine edges" button once per output and counts the
+# Edit > Undo steps that bring the document back to where it was; then exits Krita hard.
+PROBE = "bgone_refine_probe"
+PROBE_SOURCE = r'''
+import hashlib, json, os, sys, time, traceback
+from krita import Extension, Krita
+from PyQt5.QtCore import QTimer
+
+REPORT = os.environ.get("BGONE_REFINE_PROBE_REPORT")
+IMAGE = os.environ.get("BGONE_PROBE_IMAGE")
+START = os.environ.get("BGONE_PROBE_START")
+state = {"started": False}
+report = {"runs": []}
+
+
+def finish(code):
+    report["exit"] = code
+    with open(REPORT, "w") as f:
+        json.dump(report, f, indent=1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def guard(fn):
+    def wrapped(*a):
+        try:
+            fn(*a)
+        except Exception:
+            report["traceback"] = traceback.format_exc()
+            finish(2)
+    return wrapped
+
+
+def scene(doc):
+    out = []
+    stack = list(doc.topLevelNodes())
+    while stack:
+        n = stack.pop()
+        stack.extend(n.childNodes())
+        b = n.bounds()
+        out.append([n.name(), n.type(), hashlib.sha256(bytes(n.pixelData(b.x(), b.y(), b.width(), b.height()))).hexdigest()])
+    return sorted(out)
+
+
+@guard
+def start():
+    if state["started"]:
+        return
+    state["started"] = True
+    app = Krita.instance()
+    from bgone_krita.docker import DOCKER_ID, BgoneDocker
+    docker = next((d for d in app.dockers() if d.objectName() == DOCKER_ID and isinstance(d, BgoneDocker)), None)
+    report["docker_widget"] = docker is not None
+    action = app.action("bgone_refine_edges")
+    report["action_text"] = action.text() if action is not None else None
+    if docker is None:
+        finish(3)
+    docker.show()
+    doc = app.openDocument(IMAGE)
+    app.activeWindow().addView(doc)
+    layer = [n for n in doc.topLevelNodes() if n.type() == "paintlayer"][0]
+    mask = doc.createTransparencyMask("Painted mask")
+    mask.setPixelData(open(START, "rb").read(), 0, 0, doc.width(), doc.height())
+    layer.addChildNode(mask, None)
+    doc.waitForDone()
+    steps = ["mask", "layer"]
+
+    @guard
+    def next_step():
+        if not steps:
+            finish(0 if all(r.get("state") == "done" for r in report["runs"]) else 4)
+            return
+        output = steps.pop(0)
+        target = [n for n in layer.childNodes() if n.type() == "transparencymask"][0]
+        doc.setActiveNode(target)
+        step = {"output": output, "states": [], "before": scene(doc)}
+        report["runs"].append(step)
+        controller = docker.controller
+
+        def on_state(st, fraction, text):
+            step["states"].append([st, round(fraction, 3), text])
+            if st in ("done", "error", "cancelled"):
+                step["state"] = st
+                controller.listeners.remove(on_state)
+                if st != "done":
+                    QTimer.singleShot(0, lambda: finish(4))
+                    return
+                QTimer.singleShot(1000, lambda: undo_until(step, 0))
+
+        controller.listeners.append(on_state)
+        docker.refine_output_box.setCurrentIndex(docker.refine_output_box.findData(output))
+        docker.refine_button.click()
+
+    @guard
+    def undo_until(step, done):
+        doc.waitForDone()
+        if done == 0:
+            step["after_run"] = scene(doc)
+        if scene(doc) == step["before"] or done >= 3:
+            step["undos"] = done if scene(doc) == step["before"] else None
+            QTimer.singleShot(300, next_step)
+            return
+        undo = Krita.instance().action("edit_undo")
+        step.setdefault("undo_texts", []).append(undo.text())
+        undo.trigger()
+        QTimer.singleShot(500, lambda: undo_until(step, done + 1))
+
+    QTimer.singleShot(1000, next_step)
+
+
+class Probe(Extension):
+    def setup(self):
+        if not REPORT:
+            return
+        notifier = Krita.instance().notifier()
+        notifier.setActive(True)
+        notifier.windowCreated.connect(lambda: QTimer.singleShot(1500, start))
+        QTimer.singleShot(90000, start)
+
+    def createActions(self, window):
+        pass
+
+
+Krita.instance().addExtension(Probe(Krita.instance()))
+'''
+
+
+def test_docker_section_in_full_krita_and_undo(hostroot, report):
+    """Full krita under xvfb: the docker's Refine Edges button on the selected transparency
+    mask, then Edit > Undo until the document is back where it was."""
+    from tests.hosts.test_krita_host import XVFB, enable_in_kritarc
+
+    pykrita = hostroot.host(PYKRITA)
+    (pykrita / PROBE).mkdir(exist_ok=True)
+    (pykrita / PROBE / "__init__.py").write_text(PROBE_SOURCE)
+    (pykrita / f"{PROBE}.desktop").write_text(
+        "[Desktop Entry]\nType=Service\nServiceTypes=Krita/PythonPlugin\n"
+        f"X-KDE-Library={PROBE}\nX-Python-2-Compatible=false\nName=bgone refine probe\n")
+    kritarc = hostroot.host(f"{HOME}/.config/kritarc")
+    kritarc.write_text(enable_in_kritarc(kritarc.read_text() if kritarc.exists() else "", ["bgone_krita", PROBE]))
+    status = hostroot.host(JOB) / "probe.json"
+    status.unlink(missing_ok=True)
+    env = {"HOME": HOME, "BGONE_REFINE_PROBE_REPORT": f"{JOB}/probe.json", "BGONE_PROBE_IMAGE": f"{JOB}/photo.png",
+           "BGONE_PROBE_START": f"{JOB}/start.alpha"}
+    proc = hostroot.run([*XVFB, "krita", "--nosplash"], env=env, timeout=600, network=False)
+    assert status.is_file(), f"the probe did not report (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
+    probe = json.loads(status.read_text())
+    assert "traceback" not in probe, probe["traceback"]
+    assert probe["docker_widget"] is True and probe["action_text"] == "Refine Edges"
+    runs = {r["output"]: r for r in probe["runs"]}
+    for output in ("mask", "layer"):
+        run = runs[output]
+        assert run.get("state") == "done" and "Refined the edges" in run["states"][-1][2], run
+        assert run["after_run"] != run["before"]
+    assert runs["layer"]["undos"] == 1, runs["layer"]  # a new layer: one Edit > Undo
+    # replacing a mask is Krita's "add" and "remove" commands: two Edit > Undo restore it
+    assert runs["mask"]["undos"] == 2, runs["mask"]
+    assert probe["exit"] == 0
