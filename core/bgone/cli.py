@@ -46,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, dml or coreml")
     r.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
+    sv = sub.add_parser("serve", help="HTTP API compatible with rembg's /api/remove (needs bgone[server])")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=7000)
+    sv.add_argument("--workers", type=int, default=1, help="images processed at once (default 1)")
+    sv.add_argument("--queue", type=int, default=8, help="requests that may wait; more get 503 (default 8)")
+    sv.add_argument("--model", help="default model for requests that name none")
+    sv.add_argument("--device", default="auto", help="auto, cpu, cuda, dml or coreml")
+    sv.add_argument("--max-upload-mb", type=float, default=50.0, help="largest request body (default 50)")
+    sv.add_argument("--timeout", type=float, default=120.0, help="seconds one request may take (default 120)")
+    sv.add_argument("--allow-url", action="append", default=[], metavar="HOST",
+                    help="fetch GET ?url= images from HOST (repeatable; *.example.com for subdomains); off by default")
+
     m = sub.add_parser("models", help="list, download, verify and import models")
     ms = m.add_subparsers(dest="mcmd", required=True)
     ml = ms.add_parser("list", help="known models, sizes, licences, installed or not")
@@ -117,13 +129,21 @@ def _plan_outputs(args: argparse.Namespace, inputs: list[Path]) -> list[Path]:
     return outs
 
 
+def encode(img: Any, fp: Any, suffix: str) -> None:
+    """The one encoder of results, for files and for `bgone serve`'s responses alike, so the
+    same options give the same bytes on both paths."""
+    from PIL import Image
+
+    img.save(fp, format=Image.registered_extensions()[suffix.lower()])
+
+
 def _save_atomic(img: Any, dest: Path) -> None:
     """Write next to the destination and rename, so a failure never leaves a partial file."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
     os.close(fd)
     try:
-        img.save(tmp)
+        encode(img, tmp, dest.suffix)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -247,11 +267,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import server
+
+    if args.workers < 1 or args.queue < 0 or args.max_upload_mb <= 0 or args.timeout <= 0:
+        raise UsageError("--workers must be 1 or more, --queue 0 or more, --max-upload-mb and --timeout above 0.", "")
+    limits = server.Limits(args.workers, args.queue, int(args.max_upload_mb * 1e6), args.timeout)
+    return server.serve(args.host, args.port, limits, args.model, tuple(args.allow_url), args.device)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="bgone: %(message)s")
     try:
+        if args.cmd == "serve":
+            return cmd_serve(args)
         return cmd_remove(args) if args.cmd == "remove" else cmd_models(args)
     except BgoneError as e:
         print(f"bgone: {e.message}", file=sys.stderr)
