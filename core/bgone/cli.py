@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-decontaminate", action="store_true", help="keep the original edge colours")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, dml or coreml")
     r.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    r.add_argument("--watch", action="store_true",
+                   help="keep watching the folder IN and cut out new and changed images as they land (needs --out-dir)")
 
     sv = sub.add_parser("serve", help="HTTP API compatible with rembg's /api/remove (needs bgone[server])")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
@@ -153,6 +155,10 @@ def _save_atomic(img: Any, dest: Path) -> None:
 def cmd_remove(args: argparse.Namespace) -> int:
     from . import pipeline
 
+    if args.watch:
+        from .watch import remove_watch
+
+        return remove_watch(args)
     inputs = _collect_inputs(args.inputs)
     outputs = _plan_outputs(args, inputs)
     color = _parse_color(args.bg_color)
