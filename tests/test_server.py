@@ -251,3 +251,13 @@ def test_upload_names_are_plain():
     assert server.upload_name("../../etc/passwd") == "passwd"
     assert server.upload_name("C:\\x\\photo.jpg") == "photo.jpg"
     assert server.upload_name(None) == server.upload_name("..") == "upload"
+
+
+def test_a_request_over_its_time_limit_gets_504_and_its_work_stops(seeded_model_dir, tmp_path, photo):
+    big = tmp_path / "big.jpg"
+    Image.fromarray(drawn(1200, 1600)[0]).save(big, quality=90)
+    with Running(server.Limits(workers=1, queue=0, timeout=0.3)) as s:
+        r = post(s.base, big, data={"refine": "best"})
+        assert r.status_code == 504 and "0.3 s limit" in r.json()["message"]
+        h = s.wait_idle(60)
+        assert h["cancelled"] == 1 and h["served"] == 0
