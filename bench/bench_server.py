@@ -168,8 +168,10 @@ def main() -> int:
                 print(f"  ratio bgone/rembg: {ours['rpm'] / theirs['rpm']:.2f}x requests per minute, "
                       f"{ours['peak'] / theirs['peak']:.2f}x peak memory", flush=True)
         if not rembg_ok:
-            print(f"rembg s NOT measured: {a.rembg_python} lacks rembg's server dependencies "
-                  f"({', '.join(REMBG_SERVER_MODULES)}); install rembg[cli] there to compare.")
+            why = (f"{a.rembg_python} does not exist" if not Path(a.rembg_python).exists() else
+                   f"{a.rembg_python} lacks rembg's server dependencies ({', '.join(REMBG_SERVER_MODULES)}); "
+                   "install rembg[cli] there to compare")
+            print(f"rembg s NOT measured: {why}.")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
