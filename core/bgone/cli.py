@@ -60,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--allow-url", action="append", default=[], metavar="HOST",
                     help="fetch GET ?url= images from HOST (repeatable; *.example.com for subdomains); off by default")
 
+    b = sub.add_parser("batch", help="a catalogue on a distributed engine (needs bgone[ray])")
+    b.add_argument("src", metavar="SRC", help="folder or URI (s3://, gs://, ...) of images")
+    b.add_argument("dest", metavar="DEST", help="folder or URI for the outputs; a rerun skips what is there")
+    b.add_argument("--engine", choices=["ray"], required=True)
+    b.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    b.add_argument("--workers", type=int, default=2, help="actors, each with a warm session (default 2)")
+    for flag in ("--model", "--refine", "--bg-color", "--device"):  # the same options as `remove`
+        b._add_action(next(a for a in r._actions if flag in a.option_strings))
+    b.add_argument("--mask", action="store_true", help="write the 8-bit mask instead of a cutout")
+    b.add_argument("--no-decontaminate", action="store_true", help="keep the original edge colours")
+
     m = sub.add_parser("models", help="list, download, verify and import models")
     ms = m.add_subparsers(dest="mcmd", required=True)
     ml = ms.add_parser("list", help="known models, sizes, licences, installed or not")
@@ -282,6 +293,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return server.serve(args.host, args.port, limits, args.model, tuple(args.allow_url), args.device)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from . import batch_ray
+
+    if args.workers < 1:
+        raise UsageError("--workers must be 1 or more.", "")
+    res = batch_ray.run(args.src, args.dest, address=args.address, workers=args.workers, model=args.model,
+                        refine=args.refine, mask=args.mask, bg_color=_parse_color(args.bg_color),
+                        decontaminate=not args.no_decontaminate, device=args.device)
+    for name, message in res.failures:
+        print(f"failed {name}: {message}", file=sys.stderr)
+    print(f"{res.done} done, {res.failed} failed, {res.skipped} already done, in {res.seconds:.1f} s "
+          f"(records in {args.dest.rstrip('/')}/{batch_ray.MANIFEST}).", file=sys.stderr)
+    return 1 if res.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
@@ -289,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "serve":
             return cmd_serve(args)
+        if args.cmd == "batch":
+            return cmd_batch(args)
         return cmd_remove(args) if args.cmd == "remove" else cmd_models(args)
     except BgoneError as e:
         print(f"bgone: {e.message}", file=sys.stderr)
