@@ -261,3 +261,20 @@ def test_a_request_over_its_time_limit_gets_504_and_its_work_stops(seeded_model_
         assert r.status_code == 504 and "0.3 s limit" in r.json()["message"]
         h = s.wait_idle(60)
         assert h["cancelled"] == 1 and h["served"] == 0
+
+
+def test_an_upload_that_never_finishes_is_cut_off_at_the_time_limit(seeded_model_dir, photo):
+    with Running(server.Limits(workers=1, queue=0, timeout=5.0)) as s:
+        slow = _open_upload(s.base, 100_000, b"--B\r\n")
+        try:
+            answer = b""
+            for _ in range(20):  # bounded; each recv by the socket's 10 s timeout
+                answer += slow.recv(4096)
+                if b"}" in answer:
+                    break
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+            assert b"did not arrive within" in answer
+        finally:
+            slow.close()
+        assert s.wait_idle(10)["in_flight"] == 0
+        assert post(s.base, photo, data={"refine": "none"}).status_code == 200

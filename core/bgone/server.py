@@ -77,7 +77,7 @@ _FALSE = {"0", "false", "no", "off", "f", "n", ""}
 STATUS = {
     "bad_image": 400, "bad_argument": 400, "usage": 400, "unknown_model": 400,
     "model_missing": 400, "url_refused": 403, "too_large": 413, "busy": 503,
-    "url_failed": 502, "cancelled": 504, "url_off": 403,
+    "url_failed": 502, "cancelled": 504, "url_off": 403, "slow_upload": 408,
 }
 
 
@@ -317,10 +317,14 @@ def create_app(limits: Limits, default_model: str, allow_urls: tuple[str, ...] =
         cancel = threading.Event()
         job: Future[bytes] | None = None
         try:
-            if request.method == "POST":
-                path, fields = await read_upload(request, workdir)
-            else:
-                path, fields = await fetch_url(request, workdir), {}
+            try:  # a slow upload or source must not hold its slot for ever either
+                if request.method == "POST":
+                    path, fields = await asyncio.wait_for(read_upload(request, workdir), limits.timeout)
+                else:
+                    path, fields = await asyncio.wait_for(fetch_url(request, workdir), limits.timeout), {}
+            except asyncio.TimeoutError:
+                raise BgoneError(f"The image did not arrive within this server's {limits.timeout:g} s limit.",
+                                 "Check the connection, or send a smaller image.", kind="slow_upload") from None
             query = request.query_params
             opts = options(lambda k: fields.get(k, query.get(k)), default_model)
             model = pipeline.resolve_model(opts["model"])
