@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -165,14 +166,15 @@ def run(src: str, dest: str, *, address: str | None = None, workers: int = 2, mo
     if todo:
         started_here = not ray.is_initialized()
         if started_here:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         try:
             opts = {"model": spec.name, "refine": refine, "mask": mask, "bg_color": bg_color,
                     "decontaminate": decontaminate}
             ds = ray.data.from_items([{"name": n} for n in todo], override_num_blocks=len(todo))
             ds = ds.map_batches(Remover, fn_constructor_kwargs={"src": src, "dest": dest, "opts": opts,
                                                                 "device": device},
-                                concurrency=min(workers, len(todo)), batch_size=1, num_cpus=cpus_per_worker)
+                                compute=ray.data.ActorPoolStrategy(size=min(workers, len(todo))),
+                                batch_size=1, num_cpus=cpus_per_worker)
             rows = ds.take_all()
         finally:
             if started_here:
