@@ -27,6 +27,7 @@ from tests.test_pipeline import drawn  # noqa: E402
 
 class Running:
     def __init__(self, limits: server.Limits, allow: tuple[str, ...] = ()) -> None:
+        server.warm("u2netp")  # as `bgone serve` does before it listens
         self.sock = server.bind("127.0.0.1", 0)
         self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.app = server.create_app(limits, "u2netp", allow)

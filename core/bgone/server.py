@@ -426,15 +426,21 @@ def make_server(app: Any, limits: Limits) -> Any:
     return uvicorn.Server(config)
 
 
+def warm(model: str | None, device: str = "auto") -> Any:
+    """The default model, installed (downloaded if need be) and its session loaded: paid at
+    start-up, not by the first request."""
+    from . import inference, pipeline, store
+
+    spec = pipeline.resolve_model(model)
+    inference.get_session(store.ensure_model(spec), device)
+    return spec
+
+
 def serve(host: str, port: int, limits: Limits, model: str | None, allow_urls: tuple[str, ...],
           device: str = "auto") -> int:
     """Load the model, bind, say where and to whom the server listens, and serve until Ctrl+C."""
     require()
-    from . import inference, pipeline, store
-
-    spec = pipeline.resolve_model(model)
-    path = store.ensure_model(spec)
-    inference.get_session(path, device)  # warm before the first request, not during it
+    spec = warm(model, device)
     sock = bind(host, port)
     where = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
     reach = ("this machine only; --host 0.0.0.0 accepts other machines" if _is_local(host)
