@@ -26,10 +26,13 @@ $(BENCHVENV)/.installed:
 	$(BENCHVENV)/bin/python -m pip install -q rembg==2.0.86 onnxruntime pymatting
 	touch $@
 
-$(VENV)/.installed: pyproject.toml
+# The tests run with the library versions the installer ships (installer/requirements-lock.txt,
+# read here as constraints without its hashes), so what is tested is what users get.
+$(VENV)/.installed: pyproject.toml installer/requirements-lock.txt
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	sed -e '/^#/d' -e '/--hash/d' -e 's/ *\\$$//' installer/requirements-lock.txt > $(VENV)/constraints.txt
+	$(VENV)/bin/python -m pip install -q -c $(VENV)/constraints.txt -e '.[test]'
 	touch $@
 
 clean:

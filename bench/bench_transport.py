@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Transport benchmark: how long a 12-megapixel RGBA layer takes to reach the worker and its
-alpha to come back, with a trivial pipeline, over both transports of bgone.client.Worker.
+alpha to come back, with a trivial pipeline, over both transports of bgone_client.Worker.
 
     .venv/bin/python bench/bench_transport.py [--width 4000 --height 3000 --repeat 10]
                                               [--output alpha|rgba]
@@ -40,12 +40,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "core"))
 
-from bgone.client import Worker  # noqa: E402
+from bgone_client import Worker  # noqa: E402
 
 STAND_IN = textwrap.dedent(
     """
-    import json, os, sys, time
-    from bgone import composite, pipeline, protocol, worker
+    import functools, json, os, sys, time
+    from bgone import pipeline, protocol, worker
 
     _times_path = os.environ["BGONE_BENCH_TIMES"]
     _stamps = {}
@@ -72,7 +72,7 @@ STAND_IN = textwrap.dedent(
         return out
 
     pipeline.predict_alpha = fake_predict
-    pipeline.cutout = lambda rgb, alpha, decontaminate=True: composite.rgba(rgb, alpha)
+    pipeline.cutout = functools.partial(pipeline.cutout, decontaminate=False)
 
     _send = worker.Server.send
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install this checkout's GIMP 3 plug-in into a root built by hosts/build-root.sh, the way the
-# installer does: the plug-in folder, core/bgone/client.py as bgone_client.py next to it, and
+# installer does: the plug-in folder, the core/bgone_client package copied whole into it, and
 # bgone_config.json naming the core's Python (default /opt/bgone-venv/bin/python, see
 # hosts/install-core.sh).
 #
@@ -13,6 +13,7 @@ NAME=bgone-remove-background
 DEST="$R/root/.config/GIMP/3.0/plug-ins/$NAME"
 rm -rf "$DEST"
 install -D -m 755 "$REPO/gimp_plugin/$NAME/$NAME.py" "$DEST/$NAME.py"   # exec bit required
-install -m 644 "$REPO/core/bgone/client.py" "$DEST/bgone_client.py"
+mkdir -p "$DEST/bgone_client"
+install -m 644 "$REPO"/core/bgone_client/*.py "$DEST/bgone_client/"
 printf '{"python": "%s", "version": "host-harness", "flatpak_spawn": false}\n' "$PY" > "$DEST/bgone_config.json"
 echo "GIMP plug-in installed: ${DEST#"$R"}"

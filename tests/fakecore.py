@@ -1,5 +1,6 @@
 """Stand-ins for the core's Python: executable scripts that run the real `bgone.worker` with
-a stand-in pipeline (alpha = the red channel; "slow" waits for cancel, "stubborn" ignores it),
+a stand-in pipeline (alpha = the red channel; "slow" waits for cancel, "stubborn" ignores it,
+"missing" is not installed),
 so the real client, protocol and worker run in a fraction of a second. Shared by the client's
 and the plug-ins' tests."""
 
@@ -10,9 +11,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+from bgone_client.framing import PROTOCOL_VERSION
+
+CORE = Path(__file__).resolve().parent.parent / "core"
+
 HELPERS = textwrap.dedent(
-    """
+    f"""
     import json, os, sys, time
+    sys.path.insert(0, {str(CORE)!r})  # this checkout's core, whatever the venv points at
     out = sys.stdout.buffer
     inp = sys.stdin.buffer
 
@@ -30,8 +36,8 @@ HELPERS = textwrap.dedent(
         payload = inp.read(msg["payload"]) if "payload" in msg else None
         return msg, payload
 
-    def hello(protocol=1):
-        send({"type": "hello", "protocol": protocol, "version": "0.0.fake", "pid": os.getpid()})
+    def hello(protocol={PROTOCOL_VERSION}):
+        send({{"type": "hello", "protocol": protocol, "version": "0.0.fake", "pid": os.getpid()}})
 
     def log_start(name):
         with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name), "a") as f:
@@ -41,12 +47,15 @@ HELPERS = textwrap.dedent(
 
 FAKE_PIPELINE = textwrap.dedent(
     """
-    import sys, time
-    from bgone import composite, pipeline, worker
-    from bgone.errors import Cancelled
+    import functools, sys, time
+    from bgone import pipeline, worker
+    from bgone.errors import Cancelled, ModelNotInstalled
 
     def fake_predict(rgb, model=None, refine="fast", device="auto", progress=None, cancel=None):
         report = progress or (lambda s, f: None)
+        if model == "missing":
+            raise ModelNotInstalled("The model 'missing' is not installed and could not be downloaded.",
+                                    "Check the internet connection.")
         report("inference", 0.0)
         if model == "slow":
             t0 = time.monotonic()
@@ -60,7 +69,7 @@ FAKE_PIPELINE = textwrap.dedent(
         return rgb[:, :, 0].copy()
 
     pipeline.predict_alpha = fake_predict
-    pipeline.cutout = lambda rgb, alpha, decontaminate=True: composite.rgba(rgb, alpha)
+    pipeline.cutout = functools.partial(pipeline.cutout, decontaminate=False)
     sys.exit(worker.main())
     """
 )
@@ -71,3 +80,6 @@ def make_python(path: Path, body: str) -> Path:
     path.write_text(f"#!{sys.executable}\n" + HELPERS + textwrap.dedent(body))
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
+
+# The core's Python, unpatched: the real worker of this checkout (the client drops PYTHONPATH).
+REAL_WORKER = "from bgone import worker\nsys.exit(worker.main())\n"

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bgone import client
-from bgone.client import ClientError, Worker
-from fakecore import FAKE_PIPELINE, make_python
+import bgone_client as client
+from bgone_client import ClientError, Worker, choices, transport
+from fakecore import FAKE_PIPELINE, REAL_WORKER, make_python
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fake workers are shebang scripts")
 
@@ -88,9 +88,16 @@ def test_padded_rows_and_memoryview_input(patched_python):
         assert w.remove(memoryview(rows), w_, h_, stride) == red(px)
 
 
+def test_a_missing_model_reads_in_the_hosts_words(patched_python):
+    with Worker(str(patched_python)) as w, pytest.raises(ClientError) as info:
+        w.remove(image(2, 2), 2, 2, model="missing")
+    assert info.value.kind == "model_missing" and "not installed" in info.value.message
+    assert info.value.hint == choices.HOST_HINTS["model_missing"]
+
+
 def test_worker_errors_keep_their_kind_and_words(tmp_path, model_dir):
     # The real, unpatched worker: an unknown model name is the core's own UnknownModel.
-    with Worker(sys.executable) as w:
+    with Worker(str(make_python(tmp_path / "core-python", REAL_WORKER))) as w:
         with pytest.raises(ClientError) as info:
             w.remove(image(2, 2), 2, 2, model="no-such-model", refine="none")
         assert info.value.kind == "unknown_model"
@@ -237,13 +244,57 @@ def test_progress_resets_the_timeout(tmp_path):
     w.close()
 
 
-def test_wrong_protocol_version(tmp_path):
-    python = make_python(tmp_path / "future", "hello(protocol=99)\ntime.sleep(30)\n")
+@pytest.mark.parametrize("version", [1, 99])  # 1: the engine of the previous release
+def test_an_engine_of_another_release_asks_for_the_installer(tmp_path, version):
+    python = make_python(tmp_path / "other", f"hello(protocol={version})\ntime.sleep(30)\n")
+    t0 = time.monotonic()
     with pytest.raises(ClientError) as info:
         Worker(str(python)).start()
-    assert info.value.kind == "protocol"
-    assert "99" in info.value.message and "0.0.fake" in info.value.message
-    assert "installer" in info.value.hint
+    assert time.monotonic() - t0 < 10  # no hang
+    assert info.value.kind == "version_mismatch"
+    assert str(version) in info.value.message and "0.0.fake" in info.value.message
+    assert "run the bgone installer again" in info.value.hint.lower()
+
+
+OLD_RELEASE = "814eb13"  # the last commit whose plug-ins carried the single-file client
+
+
+def _old_client(tmp_path: Path):
+    """The previous release's client (core/bgone/client.py at OLD_RELEASE), as a plug-in had it."""
+    import importlib.util
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    got = subprocess.run(["git", "-C", str(repo), "show", f"{OLD_RELEASE}:core/bgone/client.py"],
+                         capture_output=True, timeout=30)  # fmt: skip
+    if got.returncode != 0:
+        pytest.skip(f"git history without {OLD_RELEASE} (shallow clone?)")
+    path = tmp_path / "old_bgone_client.py"
+    path.write_bytes(got.stdout)
+    spec = importlib.util.spec_from_file_location("old_bgone_client", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_a_plugin_of_the_previous_release_asks_for_the_installer(tmp_path, runtime_dir, persistent):
+    """The old copied client talking to this engine: a clear message, never a hang."""
+    old = _old_client(tmp_path)
+    python = make_python(tmp_path / "core-python", REAL_WORKER)
+    worker = old.Worker(str(python), persistent=persistent)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(old.ClientError) as info:
+            worker.remove(image(2, 2), 2, 2)
+    finally:
+        pid = worker.pid
+        worker.close()
+        if persistent and pid:
+            _kill(pid)
+    assert time.monotonic() - t0 < 30
+    assert info.value.kind == "protocol" and "Traceback" not in str(info.value)
+    assert "run the bgone installer again" in str(info.value).lower()
 
 
 def test_a_python_without_bgone_is_core_missing(tmp_path):
@@ -280,16 +331,23 @@ def test_crash_at_startup_is_worker_crashed_with_stderr(tmp_path):
 # -- cancel ------------------------------------------------------------------------------------
 
 
+def _cancel_once_started(w: Worker, model: str) -> tuple[ClientError, float]:
+    """A request cancelled (by its cancelled() callable) as soon as it reports progress:
+    the error and the seconds it took."""
+    started = threading.Event()
+    t0 = time.monotonic()
+    with pytest.raises(ClientError) as info:
+        w.remove(image(4, 4), 4, 4, model=model,
+                 progress=lambda s, f, m: started.set(), cancelled=started.is_set)  # fmt: skip
+    return info.value, time.monotonic() - t0
+
+
 def test_cancelled_callable_stops_a_busy_worker_which_stays_warm(patched_python):
     with Worker(str(patched_python)) as w:
         pid = w.start()["pid"]
-        started = threading.Event()
-        t0 = time.monotonic()
-        with pytest.raises(ClientError) as info:
-            w.remove(image(4, 4), 4, 4, model="slow",
-                     progress=lambda s, f, m: started.set(), cancelled=started.is_set)  # fmt: skip
-        assert info.value.kind == "cancelled"
-        assert time.monotonic() - t0 < 3  # the worker confirmed; no kill needed
+        error, elapsed = _cancel_once_started(w, "slow")
+        assert error.kind == "cancelled"
+        assert elapsed < 3  # the worker confirmed; no kill needed
         assert w.pid == pid and alive(pid)
         data = image(3, 3)
         assert w.remove(data, 3, 3) == red(data)
@@ -318,13 +376,8 @@ def test_cancel_from_another_thread(patched_python):
 def test_a_worker_that_ignores_cancel_is_killed_after_3_seconds(patched_python):
     with Worker(str(patched_python)) as w:
         pid = w.start()["pid"]
-        started = threading.Event()
-        t0 = time.monotonic()
-        with pytest.raises(ClientError) as info:
-            w.remove(image(4, 4), 4, 4, model="stubborn",
-                     progress=lambda s, f, m: started.set(), cancelled=started.is_set)  # fmt: skip
-        elapsed = time.monotonic() - t0
-        assert info.value.kind == "cancelled"
+        error, elapsed = _cancel_once_started(w, "stubborn")
+        assert error.kind == "cancelled"
         assert 2.9 <= elapsed < 8
         assert not alive(pid)
         data = image(2, 2)
@@ -487,13 +540,13 @@ def test_flatpak_spawn_runs_the_host_python(places, monkeypatch):
 
 
 def test_the_copied_client_works_from_a_python_without_numpy(tmp_path, patched_python):
-    """As in a plug-in: bgone_client.py alone, in a Python that has no site-packages at all."""
+    """As in a plug-in: the bgone_client package alone, in a Python that has no site-packages."""
     import shutil
     import subprocess
 
     plugin = tmp_path / "plugin"
     plugin.mkdir()
-    shutil.copyfile(client.__file__, plugin / "bgone_client.py")
+    shutil.copytree(os.path.dirname(client.__file__), plugin / "bgone_client")
     script = textwrap.dedent(
         f"""
         import sys
@@ -542,7 +595,22 @@ def runtime_dir(monkeypatch):
     d = tempfile.mkdtemp(prefix="bgrt", dir="/tmp")  # AF_UNIX paths must stay short
     monkeypatch.setenv("XDG_RUNTIME_DIR", d)
     yield Path(d)
+    for pid in _listening_in(d):  # daemons a test left behind (an old client forgets their pid)
+        _kill(pid)
     shutil.rmtree(d, ignore_errors=True)
+
+
+def _listening_in(folder: str) -> list[int]:
+    """Pids of the persistent workers started with a socket in ``folder``."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--listen" in argv and any(a.startswith(folder.encode()) for a in argv):
+            pids.append(int(entry.name))
+    return pids
 
 
 def _kill(pid):
@@ -573,7 +641,7 @@ def test_a_persistent_worker_outlives_its_client_and_serves_the_next(patched_pyt
 
 
 def test_a_persistent_worker_leaves_after_its_idle_timeout(patched_python, runtime_dir, monkeypatch):
-    monkeypatch.setattr(client._SocketProcess, "IDLE_TIMEOUT", 1)
+    monkeypatch.setattr(transport.SocketProcess, "IDLE_TIMEOUT", 1)
     w = Worker(str(patched_python), persistent=True)
     data = image(4, 4)
     assert w.remove(data, 4, 4) == red(data)
@@ -603,3 +671,163 @@ def test_a_stuck_persistent_worker_is_killed_on_cancel(patched_python, runtime_d
     new = w.pid
     w.close()
     _kill(new)
+
+
+# -- the persistent worker and clients that vanish or stall -----------------------------------
+
+
+def _daemon(python: Path) -> tuple[str, int]:
+    """A running persistent worker for ``python``: (its socket address, its pid)."""
+    w = Worker(str(python), persistent=True)
+    w.start()
+    pid = w.pid
+    w.close()
+    return transport.persistent_address(str(python)), pid
+
+
+def _raw(address: str, served: bool = False):
+    """A bare connection; with ``served``, one the daemon greeted (not turned away as busy)."""
+    import socket
+
+    for _ in range(50):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(address)
+        if not served or b'"hello"' in s.makefile("rb").readline():
+            return s
+        s.close()
+        time.sleep(0.1)
+    raise AssertionError("the daemon never became free")
+
+
+def test_the_daemon_survives_a_client_gone_with_its_reply_unsent(patched_python, runtime_dir):
+    address, pid = _daemon(patched_python)
+    for _ in range(3):  # the plug-in process killed mid-request, three times
+        s = _raw(address, served=True)
+        s.sendall(client.framing.encode_message(
+            {"type": "remove", "id": 1, "width": 256, "height": 256, "stride": 1024},
+            image(256, 256)))  # fmt: skip
+        s.close()
+        time.sleep(0.3)  # the daemon computes and writes to nobody
+    w = Worker(str(patched_python), persistent=True)
+    data = image(8, 8)
+    assert w.remove(data, 8, 8) == red(data)
+    assert w.pid == pid and alive(pid), "the daemon died with the client"
+    w.close()
+
+
+def test_a_client_that_hangs_up_at_once_does_not_block_the_next(patched_python, runtime_dir):
+    address, pid = _daemon(patched_python)
+    _raw(address).close()
+    time.sleep(0.3)
+    w = Worker(str(patched_python), persistent=True)
+    t0 = time.monotonic()
+    data = image(8, 8)
+    assert w.remove(data, 8, 8) == red(data)
+    assert time.monotonic() - t0 < 10 and w.pid == pid
+    w.close()
+
+
+def test_a_stalled_connection_does_not_block_other_clients(patched_python, runtime_dir, monkeypatch):
+    from bgone_client import worker as client_worker
+
+    monkeypatch.setattr(client_worker, "STARTUP_TIMEOUT", 15.0)  # fail fast where it would hang
+    address, pid = _daemon(patched_python)
+    stalled = _raw(address)
+    stalled.sendall(b'{"type":"remove","id":1,"width":4')  # half a header, then nothing
+    try:
+        w = Worker(str(patched_python), persistent=True)
+        t0 = time.monotonic()
+        data = image(8, 8)
+        assert w.remove(data, 8, 8) == red(data)  # served at once, by a private worker
+        assert time.monotonic() - t0 < 10
+        assert w.pid != pid
+        w.close()
+    finally:
+        stalled.close()
+
+
+# -- hostile neighbours: the shared temp folder when XDG_RUNTIME_DIR is unset ------------------
+
+OTHER_UID = 54321  # another local user (the tests run as root, so they can play one)
+needs_root = pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
+                                reason="playing another user needs root")  # fmt: skip
+
+
+def _worker_folder(python: Path) -> Path:
+    return Path(transport.persistent_address(str(python))).parent
+
+
+@needs_root
+@pytest.mark.parametrize("planted", ["other_owner", "open_mode", "symlink"])
+def test_a_worker_folder_that_is_not_ours_is_refused(patched_python, runtime_dir, tmp_path, planted):
+    folder = _worker_folder(patched_python)
+    decoy = tmp_path / "decoy"
+    decoy.mkdir(mode=0o700)
+    if planted == "symlink":
+        folder.symlink_to(decoy)
+    else:
+        folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o777 if planted == "open_mode" else 0o700)
+        if planted == "other_owner":
+            os.chown(folder, OTHER_UID, OTHER_UID)
+    data = image(6, 6)
+    with Worker(str(patched_python), persistent=True) as w:
+        assert w.remove(data, 6, 6) == red(data)  # a private worker does the job
+        assert isinstance(w._proc, transport.PipeProcess) and not isinstance(w._proc, transport.SocketProcess)
+    assert not list(folder.glob("*")) and not list(decoy.glob("*"))  # nothing placed there
+
+
+@needs_root
+def test_the_log_is_never_written_through_a_planted_link(patched_python, runtime_dir, tmp_path):
+    folder = _worker_folder(patched_python)
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    log = Path(transport.persistent_address(str(patched_python))[: -len(".sock")] + ".log")
+    log.symlink_to(victim)
+    data = image(6, 6)
+    with Worker(str(patched_python), persistent=True) as w:
+        assert w.remove(data, 6, 6) == red(data)
+    assert victim.read_text() == "precious"
+
+
+IMPOSTOR = """
+import json, os, socket, sys
+address, victim = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(address)
+os.chmod(address, 0o777)
+os.setuid({uid})  # from here on it is another user's process
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    c.sendall(json.dumps({{"type": "hello", "protocol": {proto}, "version": "x", "pid": victim}}).encode() + b"\\n")
+    c.recv(100)
+    c.sendall(b"garbage that makes the client discard its worker\\n")
+"""
+
+
+@needs_root
+def test_another_users_listener_gets_no_pixels_and_no_kill(patched_python, runtime_dir, tmp_path):
+    import subprocess
+
+    folder = _worker_folder(patched_python)
+    folder.mkdir(mode=0o700)
+    address = transport.persistent_address(str(patched_python))
+    victim = subprocess.Popen(["sleep", "60"])
+    script = tmp_path / "impostor.py"
+    script.write_text(IMPOSTOR.format(uid=OTHER_UID, proto=client.PROTOCOL_VERSION))
+    impostor = subprocess.Popen([sys.executable, str(script), address, str(victim.pid)])
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(address) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        data = image(6, 6)
+        with Worker(str(patched_python), persistent=True) as w:
+            assert w.remove(data, 6, 6) == red(data)  # served by a private worker instead
+        assert victim.poll() is None, "the client killed a process named by a stranger's hello"
+    finally:
+        impostor.kill()
+        victim.kill()
+        impostor.wait(5)
+        victim.wait(5)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import stat
 import sys
-import textwrap
-import types
 from pathlib import Path
 
 import pytest
@@ -23,17 +22,9 @@ PLUGIN_FILE = REPO / "gimp_plugin" / "bgone-remove-background" / "bgone-remove-b
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fakes"))
 import gimp_fake  # noqa: E402
 
-
-def _load_client():
-    spec = importlib.util.spec_from_file_location(
-        "bgone_client_for_gimp_tests", REPO / "core" / "bgone" / "client.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-CLIENT = _load_client()
+import bgone_client  # noqa: E402
+from fakecore import FAKE_PIPELINE, make_python  # noqa: E402
+from fakeworker import MISSING_MODEL, FakeWorkers, subject  # noqa: E402
 
 
 @pytest.fixture
@@ -52,103 +43,11 @@ def plugin(fake, monkeypatch):
     return mod
 
 
-# ------------------------------------------------------------------------------------------------
-# a fake worker (the client's Worker API)
-
-
-def subject(r: int, g: int, b: int) -> int:
-    """The fake model: red things are the subject."""
-    return 255 if r > 128 and b < 128 else 0
-
-
-class FakeWorker:
-    instances: list[FakeWorker] = []
-    fail_on_call: int | None = None  # raise on the n-th remove() (1-based)
-    error = (
-        "model_missing",
-        "The model 'u2netp' is not installed.",
-        "Connect to the internet or run `bgone models import`.",
-    )
-
-    def __init__(self, python=None, *, plugin_dir=None, timeout=900.0, persistent=False):
-        self.plugin_dir = plugin_dir
-        self.persistent = persistent
-        self.calls: list[dict] = []
-        self.closed = False
-        self.started = False
-        FakeWorker.instances.append(self)
-
-    def start(self):
-        self.started = True
-        return {"type": "hello", "protocol": 1}
-
-    def models(self):
-        return [
-            {
-                "name": "u2netp",
-                "size_label": "4.6 MB",
-                "installed": True,
-                "license": "Apache-2.0",
-                "commercial_use": True,
-                "default": True,
-                "description": "small",
-            }
-        ]
-
-    def remove(
-        self,
-        rgba,
-        width,
-        height,
-        stride=None,
-        *,
-        model=None,
-        refine=None,
-        output="alpha",
-        progress=None,
-        cancelled=None,
-    ):
-        self.calls.append(
-            {
-                "width": width,
-                "height": height,
-                "model": model,
-                "refine": refine,
-                "output": output,
-                "rgba": bytes(rgba),
-            }
-        )
-        assert len(rgba) == width * height * 4
-        if FakeWorker.fail_on_call == len(self.calls):
-            raise CLIENT.ClientError(*FakeWorker.error)
-        if progress:
-            progress("inference", 0.5, "Finding the subject")
-            progress("inference", 1.0, "Finding the subject")
-        alpha = bytes(subject(*rgba[i : i + 3]) for i in range(0, len(rgba), 4))
-        if output == "alpha":
-            return alpha
-        out = bytearray()
-        for i, a in enumerate(alpha):
-            out += bytes(rgba[i * 4 : i * 4 + 3]) + bytes([a])
-        return bytes(out)
-
-    def stderr_tail(self, n=12):
-        return [
-            f"bgone.worker INFO request {i + 1}: {c['width']}x{c['height']} {c['output']} in 0.25 s"
-            for i, c in enumerate(self.calls)
-        ]
-
-    def close(self):
-        self.closed = True
-
-
 @pytest.fixture
 def worker(plugin, monkeypatch):
-    FakeWorker.instances = []
-    FakeWorker.fail_on_call = None
-    client = types.SimpleNamespace(Worker=FakeWorker, ClientError=CLIENT.ClientError)
-    monkeypatch.setattr(plugin, "load_client", lambda *a: client)
-    return FakeWorker
+    workers = FakeWorkers()
+    monkeypatch.setattr(bgone_client, "Worker", workers)
+    return workers
 
 
 def scene(fake, base=None, size=(40, 30)):
@@ -256,37 +155,12 @@ def test_crop_and_canvas_clip(plugin):
     assert bytes(canvas) == bytes([0, 0, 0, 0, 0, 5, 6, 9, 0, 7, 8, 0])
 
 
-def test_choices_and_model_texts(plugin):
-    assert plugin.normalize_choice("", plugin.REFINE_CHOICES, "fast") == "fast"
-    assert plugin.normalize_choice("BEST", plugin.REFINE_CHOICES, "fast") == "best"
+def test_choices_and_progress(plugin):
+    assert plugin.normalize_choice("", ("none", "fast", "best"), "fast") == "fast"
+    assert plugin.normalize_choice("BEST", ("none", "fast", "best"), "fast") == "best"
     with pytest.raises(ValueError, match="none, fast, best"):
-        plugin.normalize_choice("ultra", plugin.REFINE_CHOICES, "fast")
-    nc = {
-        "name": "birefnet",
-        "size_label": "900 MB",
-        "installed": False,
-        "license": "CC-BY-NC-4.0",
-        "commercial_use": False,
-        "description": "Best edges",
-    }
-    assert "non-commercial" in plugin.model_label(nc) and "900 MB" in plugin.model_label(nc)
-    notes = plugin.model_notes(nc)
-    assert "NOT for commercial use" in notes and "CC-BY-NC-4.0" in notes and "downloaded" in notes
-    ok = {
-        "name": "u2netp",
-        "installed": True,
-        "license": "Apache-2.0",
-        "commercial_use": True,
-        "default": True,
-    }
-    assert "commercial" not in plugin.model_label(ok) and "default" in plugin.model_label(ok)
-    assert plugin.pick_model([nc, ok], "") == "u2netp"
-    assert plugin.pick_model([nc, ok], "birefnet") == "birefnet"
-    assert plugin.pick_model([nc, ok], "gone") == "u2netp"
+        plugin.normalize_choice("ultra", ("none", "fast", "best"), "fast")
     assert plugin.overall_fraction(1, 2, 0.5) == 0.75
-    assert plugin.worker_compute_seconds(["x INFO request 1: 4x3 alpha in 1.25 s", "noise"]) == [
-        1.25
-    ]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -434,7 +308,7 @@ def test_error_leaves_image_untouched(plugin, fake, worker, fail_on):
     b.add_alpha()
     b.mask = gimp_fake.LayerMask(b, 200)
     img.select_rectangle(0, 0, 40, 30)
-    worker.fail_on_call = fail_on
+    worker.fail, worker.fail_on_call = MISSING_MODEL, fail_on
     before = img.snapshot()
     res = run(plugin, fake, img, [a, b])
     assert status(fake, res) == Gimp.PDBStatusType.EXECUTION_ERROR
@@ -447,7 +321,6 @@ def test_error_leaves_image_untouched(plugin, fake, worker, fail_on):
 
 def test_missing_core_message(plugin, fake, monkeypatch, tmp_path):
     """The real client, with no core anywhere: a clear message, nothing changed."""
-    monkeypatch.setattr(plugin, "load_client", lambda *a: CLIENT)
     monkeypatch.setattr(plugin, "PLUGIN_DIR", str(tmp_path))
     monkeypatch.delenv("BGONE_PYTHON", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -518,91 +391,42 @@ def test_layer_mask_and_channel_drawables(plugin, fake, worker):
 # ------------------------------------------------------------------------------------------------
 # the real client and a fake worker process (the protocol end to end)
 
-FAKE_WORKER = textwrap.dedent(r"""
-    import json, os, sys
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    def send(msg, payload=None):
-        if payload is not None:
-            msg["payload"] = len(payload)
-        out.write(json.dumps(msg).encode() + b"\n")
-        if payload is not None:
-            out.write(payload)
-        out.flush()
-    send({"type": "hello", "protocol": 1, "version": "fake", "pid": os.getpid()})
-    while True:
-        line = inp.readline()
-        if not line:
-            break
-        msg = json.loads(line)
-        data = inp.read(msg["payload"]) if "payload" in msg else None
-        rid = msg.get("id")
-        if msg["type"] == "shutdown":
-            break
-        if msg["type"] == "models":
-            send({"type": "models", "id": rid, "models": [{"name": "u2netp", "installed": True, "default": True}]})
-        elif msg["type"] == "remove":
-            if os.environ.get("FAKE_WORKER_FAIL"):
-                send({"type": "error", "id": rid, "kind": "model_missing",
-                      "message": "The model 'u2netp' is not installed and could not be downloaded.",
-                      "hint": "Check the internet connection, or run `bgone models import u2netp FILE`."})
-                continue
-            w, h, s = msg["width"], msg["height"], msg["stride"]
-            alpha = bytes(255 if data[y * s + x * 4] > 128 else 0 for y in range(h) for x in range(w))
-            send({"type": "progress", "id": rid, "stage": "inference", "fraction": 1.0, "message": "Finding the subject"})
-            sys.stderr.write("bgone.worker INFO request %r: %dx%d alpha in 0.01 s\n" % (rid, w, h))
-            sys.stderr.flush()
-            send({"type": "result", "id": rid, "width": w, "height": h, "output": "alpha"}, alpha)
-""")
-
-
 @pytest.fixture
 def fake_core(tmp_path, monkeypatch):
-    script = tmp_path / "fake_worker.py"
-    script.write_text(FAKE_WORKER)
-    python = tmp_path / "python"  # stands in for the core's Python: ignores `-u -m bgone.worker`
-    python.write_text(f"#!/bin/sh\nexec {sys.executable} {script}\n")
-    python.chmod(0o755)
+    """A plug-in folder whose bgone_config.json names a stand-in core; its persistent worker
+    listens in a private runtime folder and is stopped afterwards."""
+    import shutil
+    import tempfile
+
+    python = make_python(tmp_path / "python", FAKE_PIPELINE)
     plugin_dir = tmp_path / "plugin"
     plugin_dir.mkdir()
     (plugin_dir / "bgone_config.json").write_text(json.dumps({"python": str(python)}))
     monkeypatch.delenv("BGONE_PYTHON", raising=False)
-    return plugin_dir
+    runtime = tempfile.mkdtemp(prefix="bgrt", dir="/tmp")  # AF_UNIX paths must stay short
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+    yield plugin_dir
+    with bgone_client.Worker(str(python), persistent=True) as w:
+        w.start()
+        pid = w.pid
+    os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.mark.skipif(os.name == "nt", reason="shell-script stand-in for the core's Python")
 def test_real_client_with_fake_worker_process(plugin, fake, fake_core, monkeypatch):
-    monkeypatch.setattr(plugin, "load_client", lambda *a: CLIENT)
     monkeypatch.setattr(plugin, "PLUGIN_DIR", str(fake_core))
     Gimp = fake.Gimp
     img = scene(fake)
     lay = add_layer(fake, img, 30, 20, offsets=(2, 2))
     res = run(plugin, fake, img, [lay])
     assert status(fake, res) == Gimp.PDBStatusType.SUCCESS, res.values
-    assert bytes(lay.mask.values) == expected_alpha(lay)
+    red = bytes(lay._rgba_at(x, y)[0] for y in range(20) for x in range(30))
+    assert bytes(lay.mask.values) == red  # the stand-in core's alpha: the red channel
 
-    monkeypatch.setenv("FAKE_WORKER_FAIL", "1")
     other = add_layer(fake, img, 10, 10, name="other")
     before = img.snapshot()
-    res = run(plugin, fake, img, [other])
+    res = run(plugin, fake, img, [other], model="missing")
     assert status(fake, res) == Gimp.PDBStatusType.EXECUTION_ERROR
-    assert "not installed" in res.index(1) and "bgone models import u2netp FILE" in res.index(1)
+    assert "not installed" in res.index(1) and "internet" in res.index(1)
     assert img.snapshot() == before
-
-
-def test_client_fallback_to_source_checkout(fake, tmp_path):
-    """In a source checkout (no bgone_client.py next to the plug-in) core/bgone/client.py is used."""
-    spec = importlib.util.spec_from_file_location("bgone_gimp_plugin_fallback", PLUGIN_FILE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    saved = sys.modules.pop("bgone_client", None)
-    try:
-        client = mod.load_client(str(PLUGIN_FILE.parent))
-        assert Path(client.__file__).resolve() == (REPO / "core" / "bgone" / "client.py").resolve()
-        assert hasattr(client, "Worker") and hasattr(client, "ClientError")
-        sys.modules.pop("bgone_client", None)
-        with pytest.raises(ImportError, match="installer"):
-            mod.load_client(str(tmp_path / "a" / "b"))
-    finally:
-        sys.modules.pop("bgone_client", None)
-        if saved is not None:
-            sys.modules["bgone_client"] = saved

@@ -1,4 +1,5 @@
-"""Framing of the worker protocol, byte for byte, from both ends (worker and stdlib client)."""
+"""Framing of the worker protocol, byte for byte (one implementation: bgone_client.framing),
+and the worker's request checks."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bgone import client, imageio, protocol
+from bgone import imageio, protocol
 from bgone.errors import BgoneError, ImageError
+from bgone_client import framing
 
-CLIENT_SOURCE = Path(client.__file__)
+CLIENT_DIR = Path(framing.__file__).parent
 
 
 def stream(*parts: bytes) -> io.BufferedReader:
@@ -25,15 +27,15 @@ def stream(*parts: bytes) -> io.BufferedReader:
 
 def test_hello_is_one_compact_line():
     assert protocol.encode_message(protocol.hello("0.1.0", 4242)) == (
-        b'{"type":"hello","protocol":1,"version":"0.1.0","pid":4242}\n'
+        b'{"type":"hello","protocol":2,"version":"0.1.0","pid":4242}\n'
     )
 
 
 def test_payload_length_is_appended_last_and_bytes_follow_the_newline():
     payload = b"\x00\x01\n\xff"  # a newline inside the payload must not matter
-    got = protocol.encode_message(protocol.result(7, 2, 2, "alpha"), payload)
+    got = protocol.encode_message(protocol.result(7, 2, 2, "alpha", 1.23456), payload)
     assert got == (
-        b'{"type":"result","id":7,"width":2,"height":2,"output":"alpha","payload":4}\n'
+        b'{"type":"result","id":7,"width":2,"height":2,"output":"alpha","seconds":1.2346,"payload":4}\n'
         b"\x00\x01\n\xff"
     )
 
@@ -84,7 +86,7 @@ def test_round_trip_of_a_conversation():
         (protocol.hello("9.9", 1), None),
         ({"type": "models", "id": 1, "models": [{"name": "u2netp", "installed": True}]}, None),
         (protocol.progress(2, "inference", 0.5, "Finding the subject"), None),
-        (protocol.result(2, 3, 1, "alpha"), bytes([0, 128, 255])),
+        (protocol.result(2, 3, 1, "alpha", 0.5), bytes([0, 128, 255])),
         ({"type": "result", "id": 3, "payload": 0}, b""),
         (protocol.error(4, "cancelled", "Cancelled."), None),
     ]
@@ -164,8 +166,6 @@ def test_payload_can_be_read_into_a_given_buffer():
 def test_garbage_and_truncation_are_protocol_errors(data, words):
     with pytest.raises(protocol.ProtocolError, match=words.replace("(", r"\(")):
         protocol.read_message(stream(data))
-    with pytest.raises(client.ProtocolError, match=words.replace("(", r"\(")):
-        client.read_message(stream(data))
 
 
 def test_header_line_length_is_bounded():
@@ -174,53 +174,34 @@ def test_header_line_length_is_bounded():
         protocol.read_message(stream(data))
 
 
-# -- the client's mirror -----------------------------------------------------------------------
+# -- one framing for both ends -----------------------------------------------------------------
 
 
-def test_client_constants_match_the_core():
-    for name in (
-        "PROTOCOL_VERSION",
-        "MAX_HEADER_BYTES",
-        "MAX_PAYLOAD_BYTES",
-        "MAX_PIXELS",
-        "MAX_SIDE",
-        "OUTPUTS",
-    ):
-        assert getattr(client, name) == getattr(protocol, name), name
+def test_the_worker_uses_the_clients_framing():
+    for name in ("PROTOCOL_VERSION", "MAX_HEADER_BYTES", "MAX_PAYLOAD_BYTES", "MAX_PIXELS",
+                 "MAX_SIDE", "OUTPUTS", "ProtocolError", "read_message", "encode_header"):  # fmt: skip
+        assert getattr(protocol, name) is getattr(framing, name), name
     assert protocol.MAX_PIXELS == imageio.MAX_PIXELS
 
 
-@pytest.mark.parametrize(
-    "msg, payload",
-    [
-        (protocol.hello("0.1.0", 1), None),
-        ({"type": "remove", "id": 12, "width": 3, "height": 1, "stride": 12, "model": None,
-          "refine": "fast", "output": "rgba"}, bytes(12)),
-        (protocol.error("x", "bad_image", "Zu groß", "Ändern"), None),
-        ({"type": "cancel", "id": 5}, None),
-    ],
-)  # fmt: skip
-def test_client_encodes_and_decodes_exactly_like_the_core(msg, payload):
-    data = protocol.encode_message(msg, payload)
-    assert client.encode_message(msg, payload) == data
-    assert client.read_message(stream(data)) == protocol.read_message(stream(data))
-
-
-def test_client_is_stdlib_only_and_python38_syntax():
-    source = CLIENT_SOURCE.read_text(encoding="utf-8")
-    tree = ast.parse(source, feature_version=(3, 8))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "the client is copied alone: no relative imports"
-            imported.add(node.module.split(".")[0])
-    assert imported, "no imports found"
-    not_stdlib = {m for m in imported if m not in sys.stdlib_module_names and m != "__future__"}
-    assert not not_stdlib
-    # Subscripted builtins are only safe inside annotations (postponed by __future__).
-    assert "from __future__ import annotations" in source
+def test_client_package_is_stdlib_only_and_python38_syntax():
+    files = sorted(CLIENT_DIR.glob("*.py"))
+    assert {f.name for f in files} >= {"__init__.py", "framing.py", "worker.py", "choices.py"}
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source, feature_version=(3, 8))
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):  # relative: the package works under any name
+                assert node.level == 1, path
+        not_stdlib = {m for m in imported if m not in sys.stdlib_module_names and m != "__future__"}
+        assert not not_stdlib, (path.name, not_stdlib)
+        # Subscripted builtins are only safe inside annotations (postponed by __future__).
+        assert "from __future__ import annotations" in source, path.name
 
 
 # -- remove request checks ---------------------------------------------------------------------

@@ -8,8 +8,9 @@ from PIL import Image
 
 from bgone import refine
 from bgone.errors import Cancelled
+from bgone.grid import box_mean
 from bgone.refine import refine_alpha
-from bgone.upsample import box_mean, upsample_alpha
+from bgone.upsample import upsample_alpha
 
 
 def hairy_scene(h=240, w=320, seed=0, plain=False):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bgone.grid import box_mean
 from bgone.pipeline import resize_plain
-from bgone.upsample import box_mean, upsample_alpha
+from bgone.upsample import upsample_alpha
 
 
 def scene(h=480, w=640, seed=0):
@@ -24,19 +25,6 @@ def net_like(gt, size=80):
     """What a segmentation net gives: a small, slightly blurred mask."""
     low = np.asarray(Image.fromarray(gt, "F").resize((size, size), Image.BOX), dtype=np.float32)
     return box_mean(low, 1)
-
-
-def test_box_mean_matches_brute_force():
-    rng = np.random.default_rng(1)
-    for h, w, r in [(20, 30, 3), (5, 7, 10), (1, 9, 2), (9, 1, 4)]:
-        x = rng.random((h, w)).astype(np.float32)
-        ref = np.array(
-            [
-                [x[max(0, i - r) : i + r + 1, max(0, j - r) : j + r + 1].mean() for j in range(w)]
-                for i in range(h)
-            ]
-        )
-        assert np.allclose(box_mean(x, r), ref, atol=1e-5)
 
 
 def test_guided_beats_bilinear_on_edges():

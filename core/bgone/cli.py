@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .errors import BgoneError
 from .progress import Bar
+from .version import __version__
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif", ".ppm", ".tga"}
 NO_ALPHA_EXTS = {".jpg", ".jpeg", ".jfif", ".bmp", ".ppm"}
@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     mi.add_argument("--like", metavar="KNOWN_MODEL", help="register a custom ONNX export with this model's recipe")
     mr = ms.add_parser("remove", help="delete a model file from the cache")
     mr.add_argument("name")
+
+    from .cli_edit import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -207,20 +211,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _models_rows() -> list[dict[str, Any]]:
-    from . import registry, store
-
-    default = registry.default_model_name()
-    return [
-        {
-            "name": m.name, "description": m.description, "size_label": m.size_label, "size": m.size,
-            "installed": store.is_installed(m), "license": m.license, "commercial_use": m.commercial_use,
-            "default": m.name == default, "custom": m.custom, "input_size": list(m.input_size),
-        }
-        for m in registry.all_models()
-    ]
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from . import paths, registry, store
 
@@ -228,7 +218,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(paths.model_dir())
         return 0
     if args.mcmd == "list":
-        rows = _models_rows()
+        from .pipeline import model_rows
+
+        rows = model_rows()
         if args.json:
             print(json.dumps(rows, indent=1))
             return 0
@@ -317,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.cmd == "batch":
             return cmd_batch(args)
+        if args.cmd in ("refine", "adjust"):
+            from . import cli_edit
+
+            return cli_edit.run(args)
         return cmd_remove(args) if args.cmd == "remove" else cmd_models(args)
     except BgoneError as e:
         print(f"bgone: {e.message}", file=sys.stderr)

@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from . import __version__
 from .checksum import parse_checksum, verify_file
 from .errors import Cancelled, ChecksumMismatch, DownloadError
 from .filelock import FileLock
+from .version import __version__
 
 log = logging.getLogger(__name__)
 

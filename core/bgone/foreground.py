@@ -27,7 +27,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from .upsample import TileSampler, box_mean, resize_f32, work_size
+from .grid import TileSampler, box_mean, resize_f32, work_size
 
 METHODS = ("blur", "ml")
 # Pixels re-estimated: alpha 3..252 of 255. Beyond, the fix cannot show: at alpha >= 253 it

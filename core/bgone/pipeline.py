@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bgone_client.choices import DEFAULT_REFINE, REFINE_LEVELS
+
 from . import composite, inference, preprocess, registry, store
 from .errors import BgoneError, Cancelled
 from .imageio import ImageLike, load_rgba
 
 log = logging.getLogger(__name__)
 
-REFINE_LEVELS = ("none", "fast", "best")
-DEFAULT_REFINE = "fast"
 
 Progress = Callable[[str, float], None]
 
@@ -43,6 +43,19 @@ def resolve_model(name: str | None) -> registry.ModelSpec:
             log.info("default model %s is not installed; using %s", default.name, spec.name)
             return spec
     return default
+
+
+def model_rows() -> list[dict[str, Any]]:
+    """Every known model as a user sees it (CLI list, the plug-ins' model menus)."""
+    default = registry.default_model_name()
+    return [
+        {
+            "name": m.name, "description": m.description, "size_label": m.size_label, "size": m.size,
+            "installed": store.is_installed(m), "license": m.license, "commercial_use": m.commercial_use,
+            "default": m.name == default, "custom": m.custom, "input_size": list(m.input_size),
+        }
+        for m in registry.all_models()
+    ]  # fmt: skip
 
 
 def check_refine(level: str) -> str:
@@ -115,9 +128,14 @@ def predict_alpha(
     return to_uint8(alpha)
 
 
-def cutout(rgb: np.ndarray, alpha: np.ndarray, decontaminate: bool = True) -> np.ndarray:
+def cutout(
+    rgb: np.ndarray, alpha: np.ndarray, decontaminate: bool = True, own_alpha: np.ndarray | None = None
+) -> np.ndarray:
     """RGBA cutout; with decontaminate, edge colours are re-estimated so no halo of the old
-    background shows on a new one."""
+    background shows on a new one. ``own_alpha``: the input's own transparency, kept (a
+    transparent pixel never becomes opaque)."""
+    if own_alpha is not None:
+        alpha = composite.multiply_alpha(alpha, own_alpha)
     if decontaminate:
         from .foreground import estimate_foreground
 
@@ -142,16 +160,14 @@ def remove(
     alpha = predict_alpha(rgb, model, refine, device, progress, cancel)
     if mask:
         return Image.fromarray(alpha, "L")
-    if own_alpha is not None:  # never make the input's transparent pixels opaque
-        alpha = composite.multiply_alpha(alpha, own_alpha)
-    out = cutout(rgb, alpha, decontaminate)
+    out = cutout(rgb, alpha, decontaminate, own_alpha)
     if bg_color is None:  # frombuffer shares the array's memory: no second 48 MB copy at 12 MP
         h, w = alpha.shape
         return Image.frombuffer("RGBA", (w, h), out, "raw", "RGBA", 0, 1)
     from PIL import ImageColor
 
     color = ImageColor.getrgb(bg_color) if isinstance(bg_color, str) else tuple(bg_color)
-    return Image.fromarray(composite.over_color(out[:, :, :3], alpha, color), "RGB")
+    return Image.fromarray(composite.over_color(out[:, :, :3], out[:, :, 3], color), "RGB")
 
 
 __all__ = ["predict_alpha", "cutout", "remove", "resolve_model", "REFINE_LEVELS", "DEFAULT_REFINE"]

@@ -4,16 +4,16 @@ Each message is one UTF-8 JSON object on one line ending in ``\\n``; if the obje
 ``"payload": N``, exactly N raw bytes follow that newline. bgone writes compact, ASCII-only JSON
 with keys in insertion order and ``payload`` last; readers must accept any valid JSON object.
 
-The framing itself (limits, encode/read/write, ProtocolError) is implemented once, in client.py:
-that file must stay a single stdlib module the host plug-ins copy, so the worker imports it from
-there rather than keeping a second copy in step.
+The framing itself (limits, encode/read/write, ProtocolError) and the image size rules are
+implemented once, in the stdlib package ``bgone_client`` that the host plug-ins copy; the worker
+imports them from there rather than keeping a second copy in step.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .client import (  # noqa: F401  (re-exported: the worker's framing)
+from bgone_client.framing import (  # noqa: F401  (re-exported: the worker's framing)
     MAX_HEADER_BYTES,
     MAX_PAYLOAD_BYTES,
     MAX_PIXELS,
@@ -23,9 +23,11 @@ from .client import (  # noqa: F401  (re-exported: the worker's framing)
     ProtocolError,
     encode_header,
     encode_message,
+    image_problem,
     read_message,
     write_message,
 )
+
 from .errors import BgoneError, ImageError
 
 # Request types (host -> worker) and reply types (worker -> host).
@@ -55,8 +57,10 @@ def progress(rid: Any, stage: str, fraction: float, message: str) -> dict[str, A
     }
 
 
-def result(rid: Any, width: int, height: int, output: str) -> dict[str, Any]:
-    return {"type": "result", "id": rid, "width": width, "height": height, "output": output}
+def result(rid: Any, width: int, height: int, output: str, seconds: float) -> dict[str, Any]:
+    """``seconds``: the engine's own compute time, so a host can tell it from its overhead."""
+    return {"type": "result", "id": rid, "width": width, "height": height, "output": output,
+            "seconds": round(seconds, 4)}  # fmt: skip
 
 
 def valid_id(rid: Any) -> bool:
@@ -87,35 +91,12 @@ def _bad_argument(message: str, hint: str) -> BgoneError:
 def check_remove(msg: dict[str, Any], payload: bytes | None) -> RemoveRequest:
     """The fields of a remove request, or ImageError (kind bad_image) for impossible sizes and
     BgoneError(kind="bad_argument") for wrong option values."""
-    dims = {}
-    for name in ("width", "height", "stride"):
-        v = msg.get(name)
-        if name == "stride" and v is None:
-            v = msg.get("width", 0) * 4 if isinstance(msg.get("width"), int) else v
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ImageError(
-                f"The image {name} must be a positive whole number, not {v!r}.",
-                "This is a bug in the plug-in; please report it.",
-            )
-        dims[name] = v
-    w, h, stride = dims["width"], dims["height"], dims["stride"]
-    if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
-        raise ImageError(
-            f"The image is {w}x{h} ({w * h / 1e6:.0f} megapixels), more than bgone handles.",
-            f"Scale it below {MAX_PIXELS // 1_000_000} megapixels and {MAX_SIDE} pixels a side first.",
-        )
-    if stride < w * 4:
-        raise ImageError(
-            f"Row stride {stride} is shorter than a row of {w} RGBA pixels ({w * 4} bytes).",
-            "This is a bug in the plug-in; please report it.",
-        )
-    got = -1 if payload is None else len(payload)
-    if got != stride * h:
-        raise ImageError(
-            f"Got {max(got, 0)} bytes of pixels for a {w}x{h} image with {stride}-byte rows "
-            f"(expected {stride * h}).",
-            "The layer must be 8-bit RGBA; this is a bug in the plug-in, please report it.",
-        )
+    w, h, stride = msg.get("width"), msg.get("height"), msg.get("stride")
+    if stride is None and isinstance(w, int):
+        stride = w * 4
+    problem = image_problem(w, h, stride, -1 if payload is None else len(payload))
+    if problem is not None:
+        raise ImageError(*problem)
     model = msg.get("model")
     if model is not None and (not isinstance(model, str) or not model):
         raise _bad_argument(

@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from .errors import BgoneError, Cancelled
+from .grid import TileSampler, box_mean, resize_f32, work_size
 from .trimap import band_radius, make_trimap
-from .upsample import TileSampler, box_mean, guided_coefficients, resize_f32, work_size
+from .upsample import guided_coefficients
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,22 @@ def _blend_up(
     return alpha
 
 
+# (alpha on the working grid, full-res (H, W)) -> trimap 0 / 0.5 / 1; a known pixel
+# may also carry a soft value (0 < v < 1, never 0.5), which the solve then keeps as a constraint.
+Trimapper = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
+# (working image, trimap) -> how far to trust the matte per working pixel, 0..1
+Trust = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def net_trimap(alpha_s: np.ndarray, full: tuple[int, int]) -> np.ndarray:
+    """The model mask's trimap: its own uncertainty plus a margin set by the full-res size
+    (expressed in working pixels)."""
+    radius = max(1, round(band_radius(full) * alpha_s.shape[0] / full[0]))
+    return make_trimap(alpha_s, radius)
+
+
 def _working(
-    image: np.ndarray, alpha: np.ndarray, pixels: int
+    image: np.ndarray, alpha: np.ndarray, pixels: int, trimap: Trimapper = net_trimap
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(image, trimap, alpha) on the working grid of at most `pixels` pixels."""
     H, W = alpha.shape
@@ -226,9 +241,7 @@ def _working(
     else:
         img_s = np.asarray(Image.fromarray(image).resize((w2, h2), Image.BILINEAR))
         a_s = resize_f32(alpha, (w2, h2))
-    # margin from the full-res geometry, expressed in working pixels
-    radius = max(1, round(band_radius((H, W)) * h2 / H))
-    return img_s, make_trimap(a_s, radius), a_s
+    return img_s, trimap(a_s, (H, W)), a_s
 
 
 def refine_alpha(
@@ -237,8 +250,14 @@ def refine_alpha(
     level: str = "fast",
     progress: Callable[[str, float], None] | None = None,
     cancel: Any = None,
+    trimap: Trimapper = net_trimap,
+    trust: Trust | None = None,
 ) -> np.ndarray:
-    """Full-res alpha (H,W) float32 0..1 with the uncertain region re-estimated by matting."""
+    """Full-res alpha (H,W) float32 0..1 with the uncertain region re-estimated by matting.
+
+    ``trimap`` builds the unknown region on the working grid (default: the model mask's own
+    uncertainty); ``trust`` scales the blend of the matte where matting is not to be believed.
+    """
     if level not in LEVELS:
         raise BgoneError(
             f"Unknown refinement level {level!r}.",
@@ -255,7 +274,7 @@ def refine_alpha(
     if min(H, W) < 8:
         report("refine", 1.0)
         return alpha.copy()
-    img_s, tri, a_s = _working(image, alpha, cfg.work_pixels)
+    img_s, tri, a_s = _working(image, alpha, cfg.work_pixels, trimap)
     unknown = tri == 0.5
     if not unknown.any() or not (tri == 1).any() or not (tri == 0).any():
         report("refine", 1.0)
@@ -265,7 +284,7 @@ def refine_alpha(
     split = 0.0
     if 0 < cfg.coarse < cfg.work_pixels:
         c = Level(cfg.coarse, **{**LEVELS_BASE, "rtol": cfg.rtol, "maxiter": cfg.maxiter})
-        ci, ct, ca = _working(image, alpha, c.work_pixels)
+        ci, ct, ca = _working(image, alpha, c.work_pixels, trimap)
         if (ct == 0.5).any() and (ct == 1).any() and (ct == 0).any():
             split = 0.25
             cm = matte_tiled(
@@ -289,17 +308,26 @@ def refine_alpha(
         ring=ring,
     )
     _check(cancel)
-    out = blend_matte(image, alpha, img_s, matted, unknown)
+    weight = None if trust is None else trust(img_s, tri)
+    out = blend_matte(image, alpha, img_s, matted, unknown, weight)
     report("refine", 1.0)
     return out
 
 
 def blend_matte(
-    image: np.ndarray, alpha: np.ndarray, img_s: np.ndarray, matted: np.ndarray, unknown: np.ndarray
+    image: np.ndarray,
+    alpha: np.ndarray,
+    img_s: np.ndarray,
+    matted: np.ndarray,
+    unknown: np.ndarray,
+    trust: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The working-grid matte blended into the full-res alpha (in place) inside `unknown`."""
+    """The working-grid matte blended into the full-res alpha (in place) inside `unknown`,
+    scaled by ``trust`` (0..1 on the working grid) where given."""
     # soft blend weight: 1 inside the unknown region, fading over a few pixels so no seam shows
     weight = box_mean(unknown.astype(np.float32), BLEND_R)
+    if trust is not None:
+        weight *= trust
     if matted.shape != alpha.shape:
         # edge-aware return to full res: guided-filter coefficients of the matte on the working
         # grid, applied with the full-res image as guide (the detail follows its edges)
@@ -313,4 +341,4 @@ def blend_matte(
     return out.astype(np.float32, copy=False)
 
 
-__all__ = ["refine_alpha", "blend_matte", "LEVELS", "Level", "matte_tiled"]
+__all__ = ["refine_alpha", "blend_matte", "net_trimap", "LEVELS", "Level", "matte_tiled"]

@@ -244,8 +244,8 @@ def create_app(limits: Limits, default_model: str, allow_urls: tuple[str, ...] =
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
-    from . import __version__, pipeline, store
-    from .cli import _models_rows
+    from . import pipeline, store
+    from .version import __version__
 
     slots = Slots(cap=limits.workers + limits.queue, workers=limits.workers)
     pool = ThreadPoolExecutor(limits.workers, thread_name_prefix="bgone-serve")
@@ -365,7 +365,7 @@ def create_app(limits: Limits, default_model: str, allow_urls: tuple[str, ...] =
                 shutil.rmtree(workdir, ignore_errors=True)
 
     async def models(request: Request) -> Response:
-        return JSONResponse(await asyncio.to_thread(_models_rows))
+        return JSONResponse(await asyncio.to_thread(pipeline.model_rows))
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__, "model": default_model,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .upsample import box_mean
+from .grid import box_mean
 
 NET_SIZE = 320  # the segmentation net's input side; its cells set the positional uncertainty
 LO, HI = 0.04, 0.96  # rembg's 10/240 on a 0..255 mask: outside (LO, HI) the net has decided
@@ -56,18 +56,21 @@ def band_radius(shape: tuple[int, int], alpha: np.ndarray | None = None) -> int:
     return int(np.clip(round(r), 1, max(1, min(h, w) // 16)))
 
 
-def make_trimap(alpha: np.ndarray, radius: int | None = None) -> np.ndarray:
+def make_trimap(
+    alpha: np.ndarray, radius: int | None = None, smooth: int | None = None
+) -> np.ndarray:
     """float32 trimap (0 / 0.5 / 1) for a soft alpha (H,W) in 0..1.
 
     sure fg = smoothed alpha > HI, eroded by `radius`; sure bg = smoothed alpha < LO, eroded by
-    `radius`; everything else is unknown (so every soft pixel is unknown).
+    `radius`; everything else is unknown (so every soft pixel is unknown). ``smooth``: box
+    radius of the smoothing (default: half a net cell; 0 for a mask that no net made).
     """
     alpha = np.asarray(alpha, dtype=np.float32)
     h, w = alpha.shape
     if radius is None:
         radius = band_radius(alpha.shape)
-    s = max(1, round(SMOOTH * max(h, w) / NET_SIZE))
-    a = box_mean(alpha, s) if min(h, w) > 2 * s else alpha
+    s = max(1, round(SMOOTH * max(h, w) / NET_SIZE)) if smooth is None else smooth
+    a = box_mean(alpha, s) if s > 0 and min(h, w) > 2 * s else alpha
     # a pixel the net found soft stays unknown even if smoothing pushed it past a threshold
     soft = (alpha > LO) & (alpha < HI)
     fg = erode((a > HI) & ~soft, radius)

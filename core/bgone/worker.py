@@ -22,18 +22,14 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import __version__, protocol
+from bgone_client.choices import progress_text
+
+from . import protocol
 from .errors import BgoneError, Cancelled
+from .version import __version__
 
 log = logging.getLogger("bgone.worker")
 
-STAGE_MESSAGES = {
-    "download": "Downloading the model (needed once)",
-    "inference": "Finding the subject",
-    "upsample": "Sharpening the mask",
-    "refine": "Refining hair and fur edges",
-    "foreground": "Cleaning edge colours",
-}
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages of one stage
 
 # Request payloads (layers) are read into memory the kernel can copy to fast. Reading 48 MB from
@@ -191,6 +187,8 @@ class Server:
             log.warning("reading stdin failed: %s", e)
             self._stop()
             self.requests.put(("eof", None, None))
+        else:  # stopped (the host went away while we wrote): the main loop must hear of it
+            self.requests.put(("eof", None, None))
 
     def _on_cancel(self, rid: Any) -> None:
         with self._state_lock:
@@ -243,7 +241,9 @@ class Server:
             if early:
                 raise Cancelled()
             if mtype == "models":
-                self.send({"type": "models", "id": rid, "models": list_models()})
+                from .pipeline import model_rows
+
+                self.send({"type": "models", "id": rid, "models": model_rows()})
             elif mtype == "remove":
                 self.remove(rid, msg, payload, cancel)
             else:
@@ -277,7 +277,7 @@ class Server:
         req = protocol.check_remove(msg, payload)
         import numpy as np
 
-        from . import composite, pipeline
+        from . import pipeline
 
         assert payload is not None
         h, w = req.height, req.width
@@ -292,33 +292,17 @@ class Server:
         )
         if cancel.is_set():
             raise Cancelled()
-        alpha = np.asarray(alpha)
-        if alpha.shape != (req.height, req.width) or alpha.dtype != np.uint8:
-            raise RuntimeError(
-                f"the pipeline returned a {alpha.dtype} {alpha.shape} alpha for a {req.width}x{req.height} image"
-            )
         if req.output == "rgba":
             report("foreground", 0.0)
-            own = composite.multiply_alpha(
-                alpha, rgba[:, :, 3]
-            )  # never make transparent pixels opaque
-            out = np.ascontiguousarray(pipeline.cutout(rgb, own))
+            out = pipeline.cutout(rgb, alpha, own_alpha=rgba[:, :, 3])
             report("foreground", 1.0)
         else:
             out = np.ascontiguousarray(alpha)
         if cancel.is_set():
             raise Cancelled()
-        log.info(
-            "request %r: %dx%d %s in %.2f s",
-            rid,
-            req.width,
-            req.height,
-            req.output,
-            time.perf_counter() - t0,
-        )
-        self.send(
-            protocol.result(rid, req.width, req.height, req.output), memoryview(out).cast("B")
-        )
+        seconds = time.perf_counter() - t0
+        log.info("request %r: %dx%d %s in %.2f s", rid, w, h, req.output, seconds)
+        self.send(protocol.result(rid, w, h, req.output, seconds), memoryview(out).cast("B"))
 
     def _progress_sender(self, rid: Any) -> Any:
         last = {"stage": None, "t": 0.0}
@@ -329,8 +313,7 @@ class Server:
             if stage == last["stage"] and not done and now - last["t"] < PROGRESS_INTERVAL:
                 return
             last["stage"], last["t"] = stage, now
-            text = STAGE_MESSAGES.get(stage, stage.replace("_", " ").capitalize())
-            self.send(protocol.progress(rid, stage, fraction, text))
+            self.send(protocol.progress(rid, stage, fraction, progress_text(stage, fraction)))
 
         return report
 
@@ -368,39 +351,27 @@ def _warm_imports() -> None:
         log.debug("warm-up import failed", exc_info=True)
 
 
-def list_models() -> list[dict[str, Any]]:
-    from . import registry, store
-
-    default = registry.default_model_name()
-    return [
-        {
-            "name": m.name,
-            "description": m.description,
-            "size_label": m.size_label,
-            "installed": bool(store.is_installed(m)),
-            "license": m.license,
-            "commercial_use": m.commercial_use,
-            "default": m.name == default,
-            "custom": m.custom,
-        }
-        for m in registry.all_models()
-    ]
-
-
 def listen(address: str, idle_timeout: float) -> int:
     """Persistent mode: serve one connection at a time on a private Unix socket, keeping the
     model warm between them, until ``idle_timeout`` seconds pass without a client.
 
     GIMP starts a new plug-in process for every call; without this its worker (and the model
     session) would start cold on every click. A second daemon for the same address exits at once.
+    A connection is served on a thread of its own, so the daemon keeps accepting: a client that
+    arrives while another is connected is told "busy" at once (it then starts a private
+    worker), and one that vanishes or stalls only ever loses its own connection.
     """
     import socket
 
+    from bgone_client.transport import private_folder
+
     from .filelock import FileLock
 
-    folder = os.path.dirname(address)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)  # only this user may connect
+    try:
+        private_folder(os.path.dirname(address))  # only this user may connect
+    except OSError as e:
+        log.error("not listening: %s", e)
+        return 1
     lock = FileLock(Path(address + ".lock"))
     if not lock.try_acquire():
         log.info("another worker already serves %s", address)
@@ -411,40 +382,76 @@ def listen(address: str, idle_timeout: float) -> int:
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         srv.bind(address)
         srv.listen(8)
-        srv.settimeout(idle_timeout)
+        srv.settimeout(ACCEPT_POLL)
         log.info("listening on %s (idle timeout %.0f s)", address, idle_timeout)
+        state = {"thread": None, "ended": time.monotonic(), "shutdown": False}
         while True:
+            busy = state["thread"] is not None and state["thread"].is_alive()
+            if not busy and (state["shutdown"] or time.monotonic() - state["ended"] > idle_timeout):
+                log.info("shutdown requested" if state["shutdown"] else "idle; exiting")
+                return 0
             try:
                 conn, _ = srv.accept()
             except TimeoutError:
-                log.info("idle for %.0f s; exiting", idle_timeout)
-                return 0
-            conn.settimeout(None)
-            try:  # results cross in 1 MB steps (the client does the same for requests)
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
-            except OSError:
-                pass
-            with (
-                conn,
-                conn.makefile("rb", buffering=1 << 20) as rf,
-                conn.makefile("wb", buffering=1 << 16) as wf,
-            ):
-                server = Server(rf, wf)
-                server.serve()
-                if server.reader.is_alive():  # a shutdown left the reader waiting: end the link
-                    try:
-                        conn.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    server.reader.join(2.0)
-            if server.shutdown_requested:
-                return 0
+                continue
+            if state["thread"] is not None:
+                state["thread"].join(BUSY_WAIT)  # a client that just closed is leaving
+                if state["thread"].is_alive():
+                    _refuse_busy(conn)
+                    continue
+            state["thread"] = threading.Thread(target=_serve_connection, args=(conn, idle_timeout, state),
+                                               name="bgone-connection", daemon=True)  # fmt: skip
+            state["thread"].start()
     finally:
         try:
             os.unlink(address)
         except OSError:
             pass
         lock.release()
+
+
+ACCEPT_POLL = 0.5  # seconds between the daemon's checks for idleness and shutdown
+BUSY_WAIT = 2.0  # seconds a new client waits for the previous one to leave before "busy"
+
+
+def _serve_connection(conn: Any, timeout: float, state: dict[str, Any]) -> None:
+    """One client, start to end. Silence longer than ``timeout`` ends the connection; a client
+    gone mid-reply (BrokenPipeError when the rest of the answer is flushed) only drops it."""
+    import socket
+
+    try:
+        conn.settimeout(timeout)
+        try:  # results cross in 1 MB steps (the client does the same for requests)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
+        except OSError:
+            pass
+        with conn, conn.makefile("rb", buffering=1 << 20) as rf, conn.makefile("wb", buffering=1 << 16) as wf:
+            server = Server(rf, wf)
+            server.serve()
+            state["shutdown"] = server.shutdown_requested
+            if server.reader.is_alive():  # a shutdown left the reader waiting: end the link
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                server.reader.join(2.0)
+    except (OSError, ValueError) as e:
+        log.info("client connection dropped: %s", e)
+    finally:
+        state["ended"] = time.monotonic()
+
+
+def _refuse_busy(conn: Any) -> None:
+    """Tell a second client at once that the engine is serving another one."""
+    try:
+        conn.settimeout(2.0)
+        conn.sendall(protocol.encode_message(protocol.error(
+            None, "busy", "bgone's engine is busy with another request.",
+            "bgone starts a second engine for this one.")))  # fmt: skip
+    except OSError:
+        pass
+    finally:
+        conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:

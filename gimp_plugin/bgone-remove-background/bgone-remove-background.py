@@ -4,12 +4,13 @@
 """Layer > Transparency > Remove Background… (also Filters > bgone).
 
 Thin host side: reads each selected layer through GEGL as 8-bit straight RGBA, sends it to bgone's
-worker (``python -m bgone.worker`` in bgone's own Python, through ``bgone_client``) and applies the
-answer as a layer mask, a selection or a new cut-out layer. Everything is computed first and only
-then applied, inside one undo group, so any failure leaves the image exactly as it was.
+worker (``python -m bgone.worker`` in bgone's own Python, through the ``bgone_client`` package the
+installer copies next to this file) and applies the answer as a layer mask, a selection or a new
+cut-out layer. Everything is computed first and only then applied, inside one undo group, so any
+failure leaves the image exactly as it was.
 
 PDB procedure ``plug-in-bgone-remove-background`` (usable non-interactively):
-  model   string  a model name from bgone's models.json; "" = bgone's default
+  model   string  a model name from bgone's models.json; "" = the best installed model
   refine  choice  none | fast | best (edge refinement)
   output  choice  mask (layer mask; replaces an existing one) | selection | layer (new layer
                   holding the cut-out with decontaminated edge colours)
@@ -19,84 +20,42 @@ outside it the result is background.
 Standard library and GIMP's own GObject bindings only: never import numpy here.
 """
 
-import json
 import os
 import sys
-import time
+import threading
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("GimpUi", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
+
+import bgone_client  # noqa: E402
+from bgone_client import choices, layerops  # noqa: E402
 
 PROC_NAME = "plug-in-bgone-remove-background"
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
-REFINE_CHOICES = (
-    ("none", "None (fastest)", "The network's mask, upsampled along image edges"),
-    ("fast", "Fast", "Refine uncertain edges (hair, fur) at reduced resolution"),
-    ("best", "Best (slow)", "Full-resolution matting of uncertain edges"),
-)
-OUTPUT_CHOICES = (
-    ("mask", "Layer mask", "Add a layer mask (replaces an existing one)"),
-    ("selection", "Selection", "Replace the selection with the subject"),
-    ("layer", "New layer", "Add a new layer holding the cut-out subject"),
-)
-DEFAULT_REFINE = "fast"
-DEFAULT_OUTPUT = "mask"
-TIMINGS_ENV = "BGONE_GIMP_TIMINGS"  # file to write per-run timings to (JSON), for benchmarks
 
 
 # ------------------------------------------------------------------------------------------------
-# bgone_client: next to this file (installed), else the source checkout's core/bgone/client.py
-
-
-def load_client(plugin_dir=PLUGIN_DIR):
-    """The ``bgone_client`` module: the installed copy next to the plug-in, or in a source
-    checkout ``<repo>/core/bgone/client.py``."""
-    if "bgone_client" in sys.modules:
-        return sys.modules["bgone_client"]
-    local = os.path.join(plugin_dir, "bgone_client.py")
-    candidates = [local, os.path.join(os.path.dirname(os.path.dirname(plugin_dir)), "core", "bgone", "client.py")]
-    for path in candidates:
-        if os.path.isfile(path):
-            import importlib.util
-
-            spec = importlib.util.spec_from_file_location("bgone_client", path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules["bgone_client"] = module
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules["bgone_client"]
-                raise
-            return module
-    raise ImportError(
-        "bgone_client.py is missing from " + plugin_dir + ". Run the bgone installer again."
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# Pure helpers (no GIMP): rectangles are (x, y, width, height) tuples
-
-
-def intersect(a, b):
-    """The intersection of two rectangles, or None when they do not overlap."""
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    if x2 <= x1 or y2 <= y1:
-        return None
-    return (x1, y1, x2 - x1, y2 - y1)
+# Pixels and rectangles (no GIMP calls): rectangles are (x, y, width, height) tuples
 
 
 def process_region(offsets, size, selection_bounds):
-    """The part of a layer to process, in layer coordinates.
+    """The part of a layer to process, in layer coordinates, or None: nothing of it.
 
     ``offsets`` = the layer's (x, y) on the canvas, ``size`` = its (width, height),
-    ``selection_bounds`` = the selection's (x1, y1, x2, y2) on the canvas, or None for no
-    selection. Without a selection the whole layer is processed (also where it hangs off the
-    canvas); with one, only the selection's bounding box within the layer. None = nothing to do.
-    """
-    layer_rect = (0, 0, size[0], size[1])
-    if selection_bounds is None:
-        return layer_rect if size[0] > 0 and size[1] > 0 else None
-    x1, y1, x2, y2 = selection_bounds
-    sel = (x1 - offsets[0], y1 - offsets[1], x2 - x1, y2 - y1)
-    return intersect(layer_rect, sel)
+    ``selection_bounds`` = the selection's (x1, y1, x2, y2) on the canvas, or None."""
+    on_canvas = (offsets[0], offsets[1], size[0], size[1])
+    selection = None
+    if selection_bounds is not None:
+        x1, y1, x2, y2 = selection_bounds
+        selection = (x1, y1, x2 - x1, y2 - y1)
+    region = layerops.process_region(on_canvas, selection)
+    if region is None:
+        return None
+    return (region[0] - offsets[0], region[1] - offsets[1], region[2], region[3])
 
 
 def crop(data, width, bpp, rect):
@@ -122,7 +81,7 @@ def canvas_clip(layer_offsets, region, canvas_size):
     Returns (canvas_rect, sub_rect) — ``sub_rect`` relative to the region — or None when the
     region is entirely off the canvas."""
     on_canvas = (layer_offsets[0] + region[0], layer_offsets[1] + region[1], region[2], region[3])
-    clipped = intersect(on_canvas, (0, 0, canvas_size[0], canvas_size[1]))
+    clipped = layerops.intersect(on_canvas, (0, 0, canvas_size[0], canvas_size[1]))
     if clipped is None:
         return None
     sub = (clipped[0] - on_canvas[0], clipped[1] - on_canvas[1], clipped[2], clipped[3])
@@ -140,55 +99,14 @@ def paste_max(canvas, canvas_width, rect, data):
         canvas[s:s + w] = bytes(map(max, old, new)) if any(old) else new
 
 
-def normalize_choice(value, choices, default):
+def normalize_choice(value, ids, default):
     """A choice argument's id; tolerant of case and of None/"" (= the default)."""
     if value is None or value == "":
         return default
     text = str(value).strip().lower()
-    ids = [c[0] for c in choices]
     if text in ids:
         return text
     raise ValueError("'{}' is not one of: {}".format(value, ", ".join(ids)))
-
-
-def model_label(m):
-    """One line for the model list: name, size, installed or to be downloaded."""
-    name = m.get("name", "?")
-    size = m.get("size_label") or ""
-    state = "installed" if m.get("installed") else "downloads on first use"
-    bits = [b for b in (size, state) if b]
-    label = name + (" ({})".format(", ".join(bits)) if bits else "")
-    if m.get("default"):
-        label += " — default"
-    if m.get("commercial_use") is False:
-        label += " — non-commercial licence"
-    return label
-
-
-def model_notes(m):
-    """The text under the model list: description, download size, licence warning."""
-    lines = []
-    if m.get("description"):
-        lines.append(m["description"])
-    if not m.get("installed"):
-        lines.append("Not installed yet: {} will be downloaded once when you click OK.".format(
-            m.get("size_label") or "the model"))
-    if m.get("commercial_use") is False:
-        lines.append("⚠ Licence {}: NOT for commercial use.".format(m.get("license") or "(unknown)"))
-    elif m.get("license"):
-        lines.append("Licence: {}".format(m["license"]))
-    return "\n".join(lines)
-
-
-def pick_model(models, wanted):
-    """The model name to preselect: ``wanted`` if known, else the default, else the first."""
-    names = [m.get("name") for m in models]
-    if wanted and wanted in names:
-        return wanted
-    for m in models:
-        if m.get("default"):
-            return m.get("name")
-    return names[0] if names else ""
 
 
 def overall_fraction(index, count, fraction):
@@ -197,25 +115,6 @@ def overall_fraction(index, count, fraction):
         return 1.0
     f = min(1.0, max(0.0, float(fraction)))
     return min(1.0, (index + f) / count)
-
-
-def new_layer_name(name):
-    return "{} (background removed)".format(name)
-
-
-def worker_compute_seconds(stderr_lines):
-    """Seconds the worker itself spent per request, from its log lines
-    ("request 1: 4000x3000 alpha in 2.31 s")."""
-    out = []
-    for line in stderr_lines:
-        i = line.find("request ")
-        if i < 0 or not line.rstrip().endswith(" s"):
-            continue
-        try:
-            out.append(float(line.rstrip()[:-2].rsplit(" in ", 1)[1]))
-        except (IndexError, ValueError):
-            continue
-    return out
 
 
 class Job(object):
@@ -234,320 +133,273 @@ class UserError(Exception):
     """A problem the user can fix; str() is the message shown."""
 
 
-# ------------------------------------------------------------------------------------------------
-# The part that needs a worker but not GIMP
-
-
-def compute(worker, jobs, read_pixels, model, refine, output, progress=None, cancelled=None, timings=None):
+def compute(worker, jobs, read_pixels, model, refine, output, progress=None):
     """Ask the worker for every job's result. ``read_pixels(job)`` returns the region's RGBA bytes.
     Nothing is applied here; every failure raises before the image is touched."""
-    mode = "rgba" if output == "layer" else "alpha"
     work = [j for j in jobs if j.region is not None]
     for i, job in enumerate(work):
-        t0 = time.perf_counter()
-        px = read_pixels(job)
-        t1 = time.perf_counter()
         w, h = job.region[2], job.region[3]
 
         def on_progress(stage, fraction, message, _i=i, _name=job.name):
             if progress is not None:
-                progress(overall_fraction(_i, len(work), fraction), message or stage, _name)
+                progress(overall_fraction(_i, len(work), fraction), choices.stage_text(stage, message), _name)
 
-        job.result = worker.remove(px, w, h, model=model or None, refine=refine, output=mode,
-                                   progress=on_progress, cancelled=cancelled)
-        if timings is not None:
-            timings.setdefault("read_s", 0.0)
-            timings.setdefault("remove_s", 0.0)
-            timings["read_s"] += t1 - t0
-            timings["remove_s"] += time.perf_counter() - t1
-            timings.setdefault("pixels", 0)
-            timings["pixels"] += w * h
+        job.result = worker.remove(read_pixels(job), w, h, model=model or None, refine=refine,
+                                   output=layerops.REQUEST_OUTPUT[output], progress=on_progress)
     return jobs
 
 
 # ------------------------------------------------------------------------------------------------
 # GIMP
 
-try:  # GIMP's bindings; absent when the pure helpers above are imported for tests
-    import gi
-except ImportError:
-    gi = None
 
-if gi is not None:
-    gi.require_version("Gimp", "3.0")
-    gi.require_version("GimpUi", "3.0")
-    gi.require_version("Gegl", "0.4")
-    from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject
+def _choice(items):
+    c = Gimp.Choice.new()
+    for n, (ident, label, help_text) in enumerate(items):
+        c.add(ident, n, label, help_text)
+    return c
 
-    def _choice(items):
-        c = Gimp.Choice.new()
-        for n, (ident, label, help_text) in enumerate(items):
-            c.add(ident, n, label, help_text)
-        return c
 
-    def _layers_of(drawables):
-        """The layers to work on: layers themselves, the layer of a layer mask; no duplicates."""
-        layers, seen = [], set()
-        for d in drawables or []:
-            layer = d
-            if isinstance(d, Gimp.LayerMask) or (hasattr(d, "is_layer_mask") and d.is_layer_mask()):
-                layer = Gimp.Layer.from_mask(d)
-            if not isinstance(layer, Gimp.Layer):
-                raise UserError("bgone works on layers; '{}' is a channel. Select a layer and try again."
-                                .format(d.get_name()))
-            if layer.get_id() not in seen:
-                seen.add(layer.get_id())
-                layers.append(layer)
-        if not layers:
-            raise UserError("No layer is selected. Select the layer to cut out and try again.")
-        return layers
+def _layers_of(drawables):
+    """The layers to work on: layers themselves, the layer of a layer mask; no duplicates."""
+    layers, seen = [], set()
+    for d in drawables or []:
+        layer = d
+        if isinstance(d, Gimp.LayerMask) or (hasattr(d, "is_layer_mask") and d.is_layer_mask()):
+            layer = Gimp.Layer.from_mask(d)
+        if not isinstance(layer, Gimp.Layer):
+            raise UserError("bgone works on layers; '{}' is a channel. Select a layer and try again."
+                            .format(d.get_name()))
+        if layer.get_id() not in seen:
+            seen.add(layer.get_id())
+            layers.append(layer)
+    if not layers:
+        raise UserError("No layer is selected. Select the layer to cut out and try again.")
+    return layers
 
-    def _selection_bounds(image):
-        """The selection's (x1, y1, x2, y2) on the canvas, or None when nothing is selected."""
-        res = Gimp.Selection.bounds(image)
-        non_empty, x1, y1, x2, y2 = tuple(res)[-5:]
-        return (x1, y1, x2, y2) if non_empty else None
 
-    def _make_jobs(image, layers):
-        bounds = _selection_bounds(image)
-        jobs = []
-        for layer in layers:
-            _, ox, oy = layer.get_offsets()
-            size = (layer.get_width(), layer.get_height())
-            jobs.append(Job(layer, layer.get_name(), (ox, oy), size, process_region((ox, oy), size, bounds)))
-        if bounds is not None and all(j.region is None for j in jobs):
-            raise UserError("The selection does not touch the selected layer. Select part of the "
-                            "layer (or nothing: Select > None) and try again.")
-        return jobs
+def _selection_bounds(image):
+    """The selection's (x1, y1, x2, y2) on the canvas, or None when nothing is selected."""
+    res = Gimp.Selection.bounds(image)
+    non_empty, x1, y1, x2, y2 = tuple(res)[-5:]
+    return (x1, y1, x2, y2) if non_empty else None
 
-    def _read_pixels(job):
-        x, y, w, h = job.region
-        buf = job.layer.get_buffer()
-        raw = buf.get(Gegl.Rectangle.new(x, y, w, h), 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE)
-        return raw if isinstance(raw, (bytes, bytearray)) else bytes(raw)
 
-    def _write(drawable, rect, fmt, data):
-        buf = drawable.get_buffer()
-        buf.set(Gegl.Rectangle.new(*rect), fmt, data)
-        buf.flush()
-        drawable.update(*rect)
+def _make_jobs(image, layers):
+    bounds = _selection_bounds(image)
+    jobs = []
+    for layer in layers:
+        _, ox, oy = layer.get_offsets()
+        size = (layer.get_width(), layer.get_height())
+        jobs.append(Job(layer, layer.get_name(), (ox, oy), size, process_region((ox, oy), size, bounds)))
+    if bounds is not None and all(j.region is None for j in jobs):
+        raise UserError("The selection does not touch the selected layer. Select part of the "
+                        "layer (or nothing: Select > None) and try again.")
+    return jobs
 
-    def _layer_type(image):
-        base = image.get_base_type()
-        if base == Gimp.ImageBaseType.GRAY:
-            return Gimp.ImageType.GRAYA_IMAGE
-        if base == Gimp.ImageBaseType.INDEXED:
-            return Gimp.ImageType.INDEXEDA_IMAGE
-        return Gimp.ImageType.RGBA_IMAGE
 
-    def _apply(image, jobs, output, timings=None):
-        """Apply computed results, all inside one undo group."""
-        t0 = time.perf_counter()
-        image.undo_group_start()
-        try:
-            if output == "mask":
-                for job in jobs:
-                    layer = job.layer
-                    if layer.get_mask() is not None:
-                        layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
-                    if not layer.has_alpha():
-                        layer.add_alpha()
-                    mask = layer.create_mask(Gimp.AddMaskType.BLACK)
-                    layer.add_mask(mask)
-                    if job.region is not None:
-                        _write(mask, job.region, "Y u8", job.result)
-            elif output == "selection":
-                # written through the selection's shadow buffer: converted from "Y u8" into the
-                # selection's own format (a temporary channel + select_item would copy raw
-                # values across different TRCs) and merged with an undo step
-                iw, ih = image.get_width(), image.get_height()
-                canvas = bytearray(iw * ih)
-                for job in jobs:
-                    placed = canvas_clip(job.offsets, job.region, (iw, ih)) if job.region else None
-                    if placed is not None:
-                        paste_max(canvas, iw, placed[0], crop(job.result, job.region[2], 1, placed[1]))
-                selection = image.get_selection()
-                shadow = selection.get_shadow_buffer()
-                shadow.set(Gegl.Rectangle.new(0, 0, iw, ih), "Y u8", bytes(canvas))
-                shadow.flush()
-                selection.merge_shadow(True)
-                selection.update(0, 0, iw, ih)
-            else:  # new layer with the cut-out
-                ltype = _layer_type(image)
-                for job in jobs:
-                    if job.region is None:
-                        continue
-                    x, y, w, h = job.region
-                    new = Gimp.Layer.new(image, new_layer_name(job.name), w, h, ltype, 100.0,
-                                         Gimp.LayerMode.NORMAL)
-                    image.insert_layer(new, job.layer.get_parent(), image.get_item_position(job.layer))
-                    new.set_offsets(job.offsets[0] + x, job.offsets[1] + y)
-                    _write(new, (0, 0, w, h), "R'G'B'A u8", job.result)
-        finally:
-            image.undo_group_end()
-        t1 = time.perf_counter()
-        Gimp.displays_flush()
-        if timings is not None:
-            timings["apply_pixels_s"] = t1 - t0
-            timings["displays_flush_s"] = time.perf_counter() - t1
+def _read_pixels(job):
+    x, y, w, h = job.region
+    buf = job.layer.get_buffer()
+    raw = buf.get(Gegl.Rectangle.new(x, y, w, h), 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE)
+    return raw if isinstance(raw, (bytes, bytearray)) else bytes(raw)
 
-    def _dialog(procedure, config, models, image, layers):
-        """The interactive dialog; False when cancelled. Writes the choices into ``config``."""
-        from gi.repository import Gtk
 
-        GimpUi.init("bgone-remove-background")
-        dialog = GimpUi.ProcedureDialog.new(procedure, config, "Remove Background")
-        combo = Gtk.ComboBoxText()
-        for m in models:
-            combo.append(m.get("name"), model_label(m))
-        combo.set_active_id(pick_model(models, config.get_property("model")))
-        notes = Gtk.Label(xalign=0.0)
-        notes.set_line_wrap(True)
-        notes.set_max_width_chars(60)
+def _write(drawable, rect, fmt, data):
+    buf = drawable.get_buffer()
+    buf.set(Gegl.Rectangle.new(*rect), fmt, data)
+    buf.flush()
+    drawable.update(*rect)
 
-        def on_changed(_combo):
-            m = next((m for m in models if m.get("name") == combo.get_active_id()), {})
-            notes.set_text(model_notes(m))
 
-        combo.connect("changed", on_changed)
-        on_changed(combo)
-        box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
-        label = Gtk.Label(label="_Model", use_underline=True, xalign=0.0)
-        label.set_mnemonic_widget(combo)
-        for w in (label, combo, notes):
-            box.pack_start(w, False, False, 0)
-        box.set_border_width(12)
-        box.show_all()
-        dialog.get_content_area().pack_start(box, False, False, 0)
-        dialog.fill(["refine", "output"])
-        ok = dialog.run()
-        if ok:
-            config.set_property("model", combo.get_active_id() or "")
-        dialog.destroy()
-        if not ok:
+def _layer_type(image):
+    base = image.get_base_type()
+    if base == Gimp.ImageBaseType.GRAY:
+        return Gimp.ImageType.GRAYA_IMAGE
+    if base == Gimp.ImageBaseType.INDEXED:
+        return Gimp.ImageType.INDEXEDA_IMAGE
+    return Gimp.ImageType.RGBA_IMAGE
+
+
+def _apply(image, jobs, output):
+    """Apply computed results, all inside one undo group."""
+    image.undo_group_start()
+    try:
+        if output == "mask":
+            for job in jobs:
+                layer = job.layer
+                if layer.get_mask() is not None:
+                    layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
+                if not layer.has_alpha():
+                    layer.add_alpha()
+                mask = layer.create_mask(Gimp.AddMaskType.BLACK)
+                layer.add_mask(mask)
+                if job.region is not None:
+                    _write(mask, job.region, "Y u8", job.result)
+        elif output == "selection":
+            # written through the selection's shadow buffer: converted from "Y u8" into the
+            # selection's own format (a temporary channel + select_item would copy raw
+            # values across different TRCs) and merged with an undo step
+            iw, ih = image.get_width(), image.get_height()
+            canvas = bytearray(iw * ih)
+            for job in jobs:
+                placed = canvas_clip(job.offsets, job.region, (iw, ih)) if job.region else None
+                if placed is not None:
+                    paste_max(canvas, iw, placed[0], crop(job.result, job.region[2], 1, placed[1]))
+            selection = image.get_selection()
+            shadow = selection.get_shadow_buffer()
+            shadow.set(Gegl.Rectangle.new(0, 0, iw, ih), "Y u8", bytes(canvas))
+            shadow.flush()
+            selection.merge_shadow(True)
+            selection.update(0, 0, iw, ih)
+        else:  # new layer with the cut-out
+            ltype = _layer_type(image)
+            for job in jobs:
+                if job.region is None:
+                    continue
+                x, y, w, h = job.region
+                new = Gimp.Layer.new(image, "{} (background removed)".format(job.name), w, h, ltype, 100.0,
+                                     Gimp.LayerMode.NORMAL)
+                image.insert_layer(new, job.layer.get_parent(), image.get_item_position(job.layer))
+                new.set_offsets(job.offsets[0] + x, job.offsets[1] + y)
+                _write(new, (0, 0, w, h), "R'G'B'A u8", job.result)
+    finally:
+        image.undo_group_end()
+    Gimp.displays_flush()
+
+
+def _dialog(procedure, config, models, image, layers):
+    """The interactive dialog; False when cancelled. Writes the choices into ``config``."""
+    from gi.repository import Gtk
+
+    GimpUi.init("bgone-remove-background")
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, "Remove Background")
+    combo = Gtk.ComboBoxText()
+    combo.append("", choices.DEFAULT_MODEL_LABEL)
+    for m in models:
+        combo.append(m.get("name"), choices.model_label(m))
+    combo.set_active_id(choices.pick_model(models, config.get_property("model")))
+    notes = Gtk.Label(xalign=0.0)
+    notes.set_line_wrap(True)
+    notes.set_max_width_chars(60)
+
+    def on_changed(_combo):
+        m = next((m for m in models if m.get("name") == combo.get_active_id()), None)
+        notes.set_text(choices.model_notes(m))
+
+    combo.connect("changed", on_changed)
+    on_changed(combo)
+    box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+    label = Gtk.Label(label="_Model", use_underline=True, xalign=0.0)
+    label.set_mnemonic_widget(combo)
+    for w in (label, combo, notes):
+        box.pack_start(w, False, False, 0)
+    box.set_border_width(12)
+    box.show_all()
+    dialog.get_content_area().pack_start(box, False, False, 0)
+    dialog.fill(["refine", "output"])
+    ok = dialog.run()
+    if ok:
+        config.set_property("model", combo.get_active_id() or "")
+    dialog.destroy()
+    if not ok:
+        return False
+    output = normalize_choice(config.get_property("output"), choices.OUTPUTS, choices.DEFAULT_OUTPUT)
+    masked = [lay.get_name() for lay in layers if lay.get_mask() is not None]
+    if output == "mask" and masked:
+        ask = Gtk.MessageDialog(
+            message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.OK_CANCEL,
+            text="Replace the existing layer mask?",
+        )
+        ask.format_secondary_text(
+            "{} already {} a layer mask. bgone's mask replaces it (Edit > Undo brings it back)."
+            .format(", ".join("'{}'".format(n) for n in masked), "has" if len(masked) == 1 else "have"))
+        answer = ask.run()
+        ask.destroy()
+        if answer != Gtk.ResponseType.OK:
             return False
-        output = normalize_choice(config.get_property("output"), OUTPUT_CHOICES, DEFAULT_OUTPUT)
-        masked = [lay.get_name() for lay in layers if lay.get_mask() is not None]
-        if output == "mask" and masked:
-            ask = Gtk.MessageDialog(
-                message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.OK_CANCEL,
-                text="Replace the existing layer mask?",
-            )
-            ask.format_secondary_text(
-                "{} already {} a layer mask. bgone's mask replaces it (Edit > Undo brings it back)."
-                .format(", ".join("'{}'".format(n) for n in masked), "has" if len(masked) == 1 else "have"))
-            answer = ask.run()
-            ask.destroy()
-            if answer != Gtk.ResponseType.OK:
-                return False
-        return True
+    return True
 
-    def run(procedure, run_mode, image, drawables, config, data):
-        t_start = time.perf_counter()
-        timings = {}
-        worker = None
+
+def run(procedure, run_mode, image, drawables, config, data):
+    # GIMP runs a new plug-in process per call: a shared worker keeps the model warm.
+    worker = bgone_client.Worker(plugin_dir=PLUGIN_DIR, persistent=True)
+    try:
+        layers = _layers_of(drawables)
+        if run_mode == Gimp.RunMode.INTERACTIVE:
+            if not _dialog(procedure, config, worker.models(), image, layers):
+                return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         try:
-            try:
-                client = load_client()
-            except ImportError as e:
-                raise UserError(str(e)) from None
-            layers = _layers_of(drawables)
-            # GIMP runs a new plug-in process per call: a shared worker keeps the model warm.
-            worker = client.Worker(plugin_dir=PLUGIN_DIR, persistent=True)
-            try:
-                if run_mode == Gimp.RunMode.INTERACTIVE:
-                    models = worker.models()
-                    if not _dialog(procedure, config, models, image, layers):
-                        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-                try:
-                    refine = normalize_choice(config.get_property("refine"), REFINE_CHOICES, DEFAULT_REFINE)
-                    output = normalize_choice(config.get_property("output"), OUTPUT_CHOICES, DEFAULT_OUTPUT)
-                except ValueError as e:
-                    raise UserError(str(e)) from None
-                model = (config.get_property("model") or "").strip()
-                jobs = _make_jobs(image, layers)
-                Gimp.progress_init("Removing background…")
-                t0 = time.perf_counter()
-                worker.start()
-                timings["worker_start_s"] = time.perf_counter() - t0
-                state = {"text": None}
+            refine = normalize_choice(config.get_property("refine"), choices.REFINE_LEVELS, choices.DEFAULT_REFINE)
+            output = normalize_choice(config.get_property("output"), choices.OUTPUTS, choices.DEFAULT_OUTPUT)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        model = (config.get_property("model") or "").strip()
+        jobs = _make_jobs(image, layers)
+        Gimp.progress_init("Removing background…")
+        shown = {"text": None}
 
-                def progress(fraction, text, name):
-                    label = "{}: {}".format(name, text) if len(jobs) > 1 else text
-                    if label != state["text"]:
-                        state["text"] = label
-                        Gimp.progress_set_text(label)
-                    Gimp.progress_update(fraction)
+        def progress(fraction, text, name):
+            label = "{}: {}".format(name, text) if len(jobs) > 1 else text
+            if label != shown["text"]:
+                shown["text"] = label
+                Gimp.progress_set_text(label)
+            Gimp.progress_update(fraction)
 
-                compute(worker, jobs, _read_pixels, model, refine, output, progress, None, timings)
-            except client.ClientError as e:
-                raise UserError(str(e)) from None
-            t1 = time.perf_counter()
-            _apply(image, jobs, output, timings)
-            Gimp.progress_update(1.0)
-            Gimp.progress_end()
-            timings["apply_s"] = time.perf_counter() - t1
-            timings["total_s"] = time.perf_counter() - t_start
-            if os.environ.get(TIMINGS_ENV):  # diagnostics: the worker's own time, from its log
-                # a shared worker's log holds earlier calls too: only this call's requests
-                timings["core_s"] = sum(worker_compute_seconds(worker.stderr_tail(50))[-len(jobs):])
-                _write_timings(timings)
-            return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
-        except UserError as e:
-            return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(e)))
-        finally:
-            if worker is not None:
-                _release(worker)
+        compute(worker, jobs, _read_pixels, model, refine, output, progress)
+        _apply(image, jobs, output)
+        Gimp.progress_update(1.0)
+        Gimp.progress_end()
+        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    except (UserError, bgone_client.ClientError) as e:
+        return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(e)))
+    finally:
+        _release(worker)
 
-    def _release(worker):
-        """Stop the worker without making the user wait for it: close() (polite shutdown, then
-        kill) runs in a daemon thread; if the plug-in exits first, the worker sees its stdin
-        close and exits by itself."""
-        import threading
 
-        t = threading.Thread(target=worker.close, name="bgone-close", daemon=True)
-        t.start()
-        t.join(0.05)
+def _release(worker):
+    """Stop the worker without making the user wait for it: close() (polite shutdown, then
+    kill) runs in a daemon thread; if the plug-in exits first, the worker sees its stdin
+    close and exits by itself."""
+    t = threading.Thread(target=worker.close, name="bgone-close", daemon=True)
+    t.start()
+    t.join(0.05)
 
-    def _write_timings(timings):
-        path = os.environ.get(TIMINGS_ENV)
-        if path:
-            with open(path, "w") as f:
-                json.dump(timings, f)
 
-    class BgoneRemoveBackground(Gimp.PlugIn):
-        def do_query_procedures(self):
-            return [PROC_NAME]
+class BgoneRemoveBackground(Gimp.PlugIn):
+    def do_query_procedures(self):
+        return [PROC_NAME]
 
-        def do_set_i18n(self, name):
-            return False
+    def do_set_i18n(self, name):
+        return False
 
-        def do_create_procedure(self, name):
-            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
-            procedure.set_image_types("*")
-            procedure.set_sensitivity_mask(
-                Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES)
-            procedure.set_menu_label("Remove Background…")
-            procedure.add_menu_path("<Image>/Layer/Transparency")
-            procedure.add_menu_path("<Image>/Filters/bgone")
-            procedure.set_documentation(
-                "Remove the background of the selected layers (bgone, runs locally)",
-                "Finds the subject of each selected layer with a local neural network and adds a "
-                "layer mask, replaces the selection, or adds a new cut-out layer. With a selection, "
-                "only its bounding box is processed. Arguments: model (a bgone model name, empty "
-                "for the default), refine (none, fast, best), output (mask, selection, layer).",
-                name)
-            procedure.set_attribution("bgone", "bgone contributors", "2025")
-            procedure.add_string_argument(
-                "model", "_Model", "bgone model name (see `bgone models list`); empty = default",
-                "", GObject.ParamFlags.READWRITE)
-            procedure.add_choice_argument(
-                "refine", "_Edge refinement", "Edge refinement: none, fast or best",
-                _choice(REFINE_CHOICES), DEFAULT_REFINE, GObject.ParamFlags.READWRITE)
-            procedure.add_choice_argument(
-                "output", "_Output", "What to create: mask, selection or layer",
-                _choice(OUTPUT_CHOICES), DEFAULT_OUTPUT, GObject.ParamFlags.READWRITE)
-            return procedure
+    def do_create_procedure(self, name):
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
+        procedure.set_image_types("*")
+        procedure.set_sensitivity_mask(
+            Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES)
+        procedure.set_menu_label("Remove Background…")
+        procedure.add_menu_path("<Image>/Layer/Transparency")
+        procedure.add_menu_path("<Image>/Filters/bgone")
+        procedure.set_documentation(
+            "Remove the background of the selected layers (bgone, runs locally)",
+            "Finds the subject of each selected layer with a local neural network and adds a "
+            "layer mask, replaces the selection, or adds a new cut-out layer. With a selection, "
+            "only its bounding box is processed. Arguments: model (a bgone model name, empty "
+            "for the default), refine (none, fast, best), output (mask, selection, layer).",
+            name)
+        procedure.set_attribution("bgone", "bgone contributors", "2025")
+        procedure.add_string_argument(
+            "model", "_Model", "bgone model name (see `bgone models list`); empty = default",
+            "", GObject.ParamFlags.READWRITE)
+        procedure.add_choice_argument(
+            "refine", "_Edge refinement", "Edge refinement: none, fast or best",
+            _choice(choices.REFINE_CHOICES), choices.DEFAULT_REFINE, GObject.ParamFlags.READWRITE)
+        procedure.add_choice_argument(
+            "output", "_Output", "What to create: mask, selection or layer",
+            _choice(choices.OUTPUT_CHOICES), choices.DEFAULT_OUTPUT, GObject.ParamFlags.READWRITE)
+        return procedure
+
 
 if __name__ == "__main__":
     Gimp.main(BgoneRemoveBackground.__gtype__, sys.argv)

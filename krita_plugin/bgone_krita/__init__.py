@@ -12,36 +12,35 @@ Imported outside Krita (tests, tools) it registers nothing; the logic stays usab
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 from .api import remove_background
 from .errors import RemoveBackgroundError
 from .settings import OUTPUTS, REFINE_LEVELS, Options
 
-__all__ = ["remove_background", "RemoveBackgroundError", "Options", "OUTPUTS", "REFINE_LEVELS", "CONTROLLER"]
-
-CONTROLLER: Optional[Any] = None  # the Controller shared by the docker and the action, in Krita
+__all__ = ["remove_background", "RemoveBackgroundError", "Options", "OUTPUTS", "REFINE_LEVELS"]
 
 
 def _register() -> None:
-    """Adds the Tools-menu action and the docker when Krita's plug-in loader imports us."""
-    global CONTROLLER
+    """Adds the Tools-menu action and the docker when Krita's plug-in loader imports us; both
+    are handed the one Controller of the session."""
     try:
         from krita import DockWidgetFactory, DockWidgetFactoryBase, Krita
-        from PyQt5.QtCore import QTimer
-    except ImportError:  # plain Python: no Krita, no Qt
+    except ImportError:  # plain Python: no Krita
         return
     app = Krita.instance()
-    if app is None or CONTROLLER is not None:
+    if app is None:
         return
+    import functools
+
     from .connection import HOLDER
     from .controller import Controller
     from .docker import DOCKER_ID, BgoneDocker
     from .extension import BgoneExtension
+    from .qt import QTimer
 
-    CONTROLLER = Controller(Krita.instance, HOLDER, lambda ms, fn: QTimer.singleShot(ms, fn))
-    app.addExtension(BgoneExtension(app))
-    app.addDockWidgetFactory(DockWidgetFactory(DOCKER_ID, DockWidgetFactoryBase.DockRight, BgoneDocker))
+    controller = Controller(Krita.instance, HOLDER, lambda ms, fn: QTimer.singleShot(ms, fn))
+    app.addExtension(BgoneExtension(app, controller))
+    docker = functools.partial(BgoneDocker, controller)  # Krita calls it for each window
+    app.addDockWidgetFactory(DockWidgetFactory(DOCKER_ID, DockWidgetFactoryBase.DockRight, docker))
 
 
 _register()

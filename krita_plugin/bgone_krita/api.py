@@ -24,11 +24,11 @@ def _krita_app() -> Any:
 def _pump_events() -> None:
     """Keeps Krita repainting while a script waits; a no-op without a Qt application."""
     try:
-        from PyQt5.QtCore import QCoreApplication, QEventLoop
-    except ImportError:
+        from .qt import QCoreApplication, QEventLoop
+    except ImportError:  # no Krita, no Qt
         return
     if QCoreApplication.instance() is not None:
-        QCoreApplication.processEvents(QEventLoop.ExcludeUserInputEvents, 50)
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents, 50)
 
 
 def run_blocking(fn: Callable[[], Any], on_tick: Optional[Callable[[], None]] = None, poll: float = 0.05) -> Any:

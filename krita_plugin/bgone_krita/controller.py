@@ -12,9 +12,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
+from bgone_client.choices import stage_text
+
 from . import connection, layers, outputs, settings
 from .errors import RemoveBackgroundError, as_error
-from .texts import done_text, stage_text
+from .texts import done_text
 
 if TYPE_CHECKING:  # annotations only: Krita 5.1 bundles Python 3.8
     from collections.abc import Callable

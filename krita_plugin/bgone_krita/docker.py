@@ -7,78 +7,60 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from bgone_client import choices
 from krita import DockWidget, Krita
-from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
 
-from . import settings
+from . import qt, settings
 from .settings import Options
-from .texts import licence_warning, model_label
 
 DOCKER_ID = "bgone_docker"
 DOCKER_TITLE = "Remove Background"
-REFINE_LABELS = (
-    ("none", "None (fastest)"),
-    ("fast", "Fast (good edges)"),
-    ("best", "Best (hair and fur, slower)"),
-)
-OUTPUT_LABELS = (
-    ("mask", "Transparency mask"),
-    ("selection", "Selection"),
-    ("layer", "New layer with the cutout"),
-)
+
+
+def _choice_box(parent: Any, items: tuple) -> Any:
+    """A combo box of (id, label, help text) choices: the id as data, the help as tooltip."""
+    box = qt.QComboBox(parent)
+    for key, label, help_text in items:
+        box.addItem(label, key)
+        box.setItemData(box.count() - 1, help_text, qt.Qt.ItemDataRole.ToolTipRole)
+    return box
 
 
 class BgoneDocker(DockWidget):
-    def __init__(self) -> None:
+    def __init__(self, controller: Any) -> None:
         super().__init__()
-        from . import CONTROLLER
-
-        self.controller = CONTROLLER
+        self.controller = controller
         self.models: list[dict] = []
         self.setWindowTitle(DOCKER_TITLE)
-        root = QWidget(self)
-        layout = QVBoxLayout(root)
-        form = QFormLayout()
-        self.model_box = QComboBox(root)
-        self.model_box.addItem("Default model (loading list…)", "")
-        self.licence = QLabel("", root)
+        root = qt.QWidget(self)
+        layout = qt.QVBoxLayout(root)
+        form = qt.QFormLayout()
+        self.model_box = qt.QComboBox(root)
+        self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
+        self.licence = qt.QLabel("", root)
         self.licence.setWordWrap(True)
         self.licence.setStyleSheet("color: #d08000;")
-        self.refine_box = QComboBox(root)
-        for key, label in REFINE_LABELS:
-            self.refine_box.addItem(label, key)
-        self.output_box = QComboBox(root)
-        for key, label in OUTPUT_LABELS:
-            self.output_box.addItem(label, key)
+        self.refine_box = _choice_box(root, choices.REFINE_CHOICES)
+        self.output_box = _choice_box(root, choices.OUTPUT_CHOICES)
         form.addRow("Model", self.model_box)
         form.addRow("", self.licence)
         form.addRow("Edges", self.refine_box)
         form.addRow("Output", self.output_box)
         layout.addLayout(form)
-        self.run_button = QPushButton("Remove background", root)
+        self.run_button = qt.QPushButton("Remove background", root)
         layout.addWidget(self.run_button)
-        row = QHBoxLayout()
-        self.progress = QProgressBar(root)
+        row = qt.QHBoxLayout()
+        self.progress = qt.QProgressBar(root)
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.cancel_button = QPushButton("Cancel", root)
+        self.cancel_button = qt.QPushButton("Cancel", root)
         self.cancel_button.setEnabled(False)
         row.addWidget(self.progress)
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
-        self.status = QLabel("Select a layer and press Remove background.", root)
+        self.status = qt.QLabel("Select a layer and press Remove background.", root)
         self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)  # users can copy the error
+        self.status.setTextInteractionFlags(qt.Qt.TextInteractionFlag.TextSelectableByMouse)  # users can copy the error
         layout.addWidget(self.status)
         layout.addStretch(1)
         self.setWidget(root)
@@ -109,7 +91,7 @@ class BgoneDocker(DockWidget):
         self._saved_model = saved.model or ""
 
     @staticmethod
-    def _select(box: QComboBox, key: str) -> None:
+    def _select(box: qt.QComboBox, key: str) -> None:
         index = box.findData(key)
         if index >= 0:
             box.setCurrentIndex(index)
@@ -121,7 +103,7 @@ class BgoneDocker(DockWidget):
     def on_choice(self, _index: int = 0) -> None:
         settings.save_options(Krita.instance(), self.options())
         info = next((m for m in self.models if m.get("name") == self.model_box.currentData()), None)
-        self.licence.setText(licence_warning(info))
+        self.licence.setText(choices.licence_warning(info))
 
     def on_models(self, models: Optional[list], error: Optional[str]) -> None:
         if error:
@@ -131,10 +113,10 @@ class BgoneDocker(DockWidget):
         self.models = models or []
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        self.model_box.addItem("Default (best installed model)", "")
+        self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
         for info in self.models:
-            self.model_box.addItem(model_label(info), info.get("name"))
-        self._select(self.model_box, self._saved_model)
+            self.model_box.addItem(choices.model_label(info), info.get("name"))
+        self._select(self.model_box, choices.pick_model(self.models, self._saved_model))
         self.model_box.blockSignals(False)
         self.on_choice()
 

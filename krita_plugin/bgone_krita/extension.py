@@ -6,20 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from krita import Extension, Krita
-from PyQt5.QtGui import QIcon
+
+from .qt import QIcon
 
 ACTION_ID = "bgone_remove_background"
 ACTION_TEXT = "Remove Background"
 
 
 class BgoneExtension(Extension):
-    def __init__(self, parent: Any) -> None:
+    def __init__(self, parent: Any, controller: Any) -> None:
         super().__init__(parent)
+        self.controller = controller
 
     def setup(self) -> None:
-        from . import CONTROLLER
-
-        CONTROLLER.listeners.append(self.on_state)
+        self.controller.listeners.append(self.on_state)
 
     def createActions(self, window: Any) -> None:  # noqa: N802 (Krita's name)
         # "tools" puts it straight into the Tools menu; the id is what the shortcut editor lists
@@ -28,9 +28,7 @@ class BgoneExtension(Extension):
         action.triggered.connect(self.trigger)
 
     def trigger(self) -> None:
-        from . import CONTROLLER
-
-        CONTROLLER.start_active()
+        self.controller.start_active()
 
     def on_state(self, state: str, fraction: float, text: str) -> None:
         """A floating message on the canvas, so the action is usable with the docker closed."""

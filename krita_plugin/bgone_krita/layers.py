@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple, Optional
 
+from bgone_client import layerops
+
 from . import colour, pixels
 from .errors import RemoveBackgroundError
 from .pixels import Rect
@@ -51,19 +53,17 @@ def process_rect(document: Any, layer: Any) -> Rect:
             f"The layer {layer.name()!r} is empty.", "Select a layer with a picture on it.", kind="bad_image"
         )
     selection = document.selection()
-    if selection is None:
-        return layer_rect
-    sel_rect = Rect(selection.x(), selection.y(), selection.width(), selection.height())
-    if sel_rect.empty:
-        return layer_rect
-    rect = pixels.intersect(layer_rect, sel_rect)
+    sel_rect = None
+    if selection is not None:
+        sel_rect = (selection.x(), selection.y(), selection.width(), selection.height())
+    rect = layerops.process_region(layer_rect, sel_rect)
     if rect is None:
         raise RemoveBackgroundError(
             f"The selection does not overlap the layer {layer.name()!r}.",
             "Select part of the layer, or deselect (Select > Deselect) to process all of it.",
             kind="bad_image",
         )
-    return rect
+    return Rect(*rect)
 
 
 def read_rgba(app: Any, layer: Any, rect: Rect) -> bytes:

@@ -7,7 +7,9 @@ Kept free of host imports so plain pytest can check byte order and geometry.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
+
+from bgone_client import layerops
 
 
 class Rect(NamedTuple):
@@ -30,15 +32,6 @@ class Rect(NamedTuple):
 def rect_from_qrect(qrect) -> Rect:
     """Krita returns QRect (or our fake): read it through its accessor methods."""
     return Rect(int(qrect.x()), int(qrect.y()), int(qrect.width()), int(qrect.height()))
-
-
-def intersect(a: Rect, b: Rect) -> Optional[Rect]:
-    """The overlap of two rectangles, or None when they do not overlap."""
-    x0, y0 = max(a.x, b.x), max(a.y, b.y)
-    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
 def swap_red_blue(buf: bytes) -> bytes:
@@ -80,7 +73,7 @@ def embed(buf: bytes, inner: Rect, outer: Rect, bpp: int = 1, fill: int = 0) -> 
 
     Used so a mask covers the whole layer: outside the processed area is background.
     """
-    if intersect(outer, inner) != inner:
+    if layerops.intersect(outer, inner) != tuple(inner):
         raise ValueError(f"{inner!r} is not inside {outer!r}")
     if len(buf) != inner.area * bpp:
         raise ValueError(f"expected {inner.area * bpp} bytes for {inner!r}, got {len(buf)}")

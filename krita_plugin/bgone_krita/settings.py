@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional
 
+from bgone_client.choices import DEFAULT_OUTPUT, DEFAULT_REFINE, OUTPUTS, REFINE_LEVELS
+
 from .errors import RemoveBackgroundError
 
 GROUP = "bgone"
-OUTPUTS = ("mask", "selection", "layer")
-REFINE_LEVELS = ("none", "fast", "best")
-DEFAULT_REFINE = "fast"
-DEFAULT_OUTPUT = "mask"
 
 
 class Options(NamedTuple):

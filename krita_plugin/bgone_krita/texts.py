@@ -1,22 +1,7 @@
-"""What the user reads: model labels, licence warnings, progress and result lines (pure)."""
+"""What the Krita user reads beyond the shared choices and stage texts (bgone_client.choices):
+the line that says what was done."""
 
 from __future__ import annotations
-
-from typing import Optional
-
-STAGE_WORDS = {
-    "start": "Starting bgone's engine",
-    "load": "Loading the model",
-    "download": "Downloading the model (needed once)",
-    "inference": "Finding the subject",
-    "upsample": "Sharpening the mask",
-    "refine": "Refining the edges",
-    "foreground": "Cleaning edge colours",
-}
-
-
-def stage_text(stage: str, message: str) -> str:
-    return message or STAGE_WORDS.get(stage, stage.capitalize() if stage else "Working")
 
 
 def done_text(output: str, layer_name: str, seconds: float) -> str:
@@ -26,19 +11,3 @@ def done_text(output: str, layer_name: str, seconds: float) -> str:
         "selection": f"Selected the subject of {layer_name!r}",
     }[output]
     return f"{what} in {seconds:.1f} s. Edit > Undo (Ctrl+Z) takes it back."
-
-
-def model_label(info: dict) -> str:
-    """'u2netp: 4.6 MB, installed' / 'birefnet-general: 973 MB, downloads on first use'."""
-    size = info.get("size_label") or ""
-    state = "installed" if info.get("installed") else "downloads on first use"
-    extra = "" if info.get("commercial_use", True) else "non-commercial"
-    return "{}: {}".format(info.get("name", "?"), ", ".join(p for p in (size, state, extra) if p))
-
-
-def licence_warning(info: Optional[dict]) -> str:
-    if not info or info.get("commercial_use", True):
-        return ""
-    return "Non-commercial licence (%s): do not use its results in commercial work." % (
-        info.get("license") or "see the model's page"
-    )

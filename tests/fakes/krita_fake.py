@@ -400,6 +400,9 @@ class View:
     def document(self) -> Document:
         return self._doc
 
+    def showFloatingMessage(self, text: str, icon: Any, ms: int, priority: int) -> None:  # noqa: N802
+        self._doc.app.messages.append(text)
+
 
 class Window:
     def __init__(self) -> None:
@@ -407,6 +410,9 @@ class Window:
 
     def activeView(self) -> View | None:  # noqa: N802
         return self.view
+
+
+VERSION = "5.2.9"  # what Krita.instance().version() says; tests set "6.0.0" for Krita 6
 
 
 class Krita:
@@ -420,6 +426,9 @@ class Krita:
         self.active_doc: Document | None = None
         self.window: Window | None = None  # None = no GUI (kritarunner)
         self.triggered: list[str] = []
+        self.extensions: list = []  # what the plug-in registered (install(qt=...) only)
+        self.docker_factories: list = []
+        self.messages: list[str] = []  # floating messages shown on the canvas
 
     def show(self, doc: Document) -> None:
         """Test helper: a main window whose active view shows doc (the GUI case)."""
@@ -429,6 +438,16 @@ class Krita:
 
     def activeWindow(self) -> Window | None:  # noqa: N802
         return self.window
+
+    def version(self) -> str:
+        return VERSION
+
+    def addExtension(self, extension: Any) -> None:  # noqa: N802
+        self.extensions.append(extension)
+        extension.setup()
+
+    def addDockWidgetFactory(self, factory: Any) -> None:  # noqa: N802
+        self.docker_factories.append(factory)
 
     def action(self, name: str) -> Action | None:
         return Action(self, name) if self.window is not None else None
@@ -468,11 +487,52 @@ class DockWidget:
     pass
 
 
-def install() -> types.ModuleType:
-    """A fresh fake `krita` module in sys.modules (callers restore it, e.g. with monkeypatch)."""
+class DockWidgetFactoryBase:
+    DockRight = 2
+
+    def __init__(self, _id: str, position: int) -> None:
+        self.id, self.position = _id, position
+
+
+class DockWidgetFactory(DockWidgetFactoryBase):
+    """As Krita's own: createDockWidget() calls what it was given."""
+
+    def __init__(self, _id: str, position: int, klass: Any) -> None:
+        super().__init__(_id, position)
+        self.klass = klass
+
+    def createDockWidget(self) -> Any:  # noqa: N802
+        return self.klass()
+
+
+def install(qt: str | None = None, version: str = "5.2.9") -> types.ModuleType:
+    """A fresh fake `krita` module in sys.modules (callers restore it, e.g. with monkeypatch).
+
+    With ``qt`` ("PyQt5" or "PyQt6") it is the GUI Krita ``version`` would run: DockWidget is a
+    real QDockWidget and Extension a QObject of that binding, and the plug-in's registration
+    classes are there; without, it is kritarunner's view of Krita (no Qt at all)."""
+    global VERSION
+    VERSION = version
     module = types.ModuleType("krita")
     Krita._instance = None
     for obj in (Krita, Document, Node, Selection, Extension, DockWidget, QRect, Action, View, Window):
         setattr(module, obj.__name__, obj)
+    if qt is not None:
+        import importlib
+
+        widgets = importlib.import_module(qt + ".QtWidgets")
+        core = importlib.import_module(qt + ".QtCore")
+
+        class QtDockWidget(widgets.QDockWidget):
+            def canvasChanged(self, canvas: Any) -> None:  # noqa: N802
+                pass
+
+        class QtExtension(core.QObject):
+            def __init__(self, parent: Any = None) -> None:
+                super().__init__()
+                self.parent_app = parent
+
+        module.DockWidget, module.Extension = QtDockWidget, QtExtension
+        module.DockWidgetFactory, module.DockWidgetFactoryBase = DockWidgetFactory, DockWidgetFactoryBase
     sys.modules["krita"] = module
     return module

@@ -3,7 +3,7 @@ would, then the product used the way that user would use it: the test that prove
 
 1. a fresh HOME with no profiles yet, `sh installer/install.sh --yes`: a real venv with the core
    pip-installed from this checkout (network to PyPI), the real u2netp imported by checksum
-   (--model-file, as on an offline machine), the self-test through the installed bgone_client.py.
+   (--model-file, as on an offline machine), the self-test through the installed bgone_client.
 2. real GIMP 3 (gimp-console-3.0 batch, no network) finds the plug-in where the installer put it
    and removes the background of a real photo through it (`plug-in-bgone-remove-background`,
    model u2netp, output mask), then exports a PNG whose alpha is the mask.
@@ -126,11 +126,11 @@ def main(args=()):
         from krita import InfoObject, Krita
         import bgone_krita
         from bgone_krita import connection
+        import bgone_client
 
         report["package"] = bgone_krita.__file__
-        client = connection.load_client()
-        report["client"] = client.__file__
-        report["core"] = list(client._locate(connection.PLUGIN_DIR))
+        report["client"] = bgone_client.__file__
+        report["core"] = list(bgone_client.locate.locate(connection.PLUGIN_DIR))
         app = Krita.instance()
         app.setBatchmode(True)
         doc = app.openDocument(photo)
@@ -202,7 +202,9 @@ def _check():
         if module is None:
             _finish(report, 3)
         report["package"] = module.__file__
-        report["controller"] = module.CONTROLLER is not None
+        from bgone_krita.docker import BgoneDocker
+        ours = [d for d in app.dockers() if isinstance(d, BgoneDocker)]  # one per window
+        report["controller"] = bool(ours) and getattr(ours[0], "controller", None) is not None
         from bgone_krita import connection
         report["models"] = connection.HOLDER.models()
         doc = app.openDocument(os.environ["HOSTPROBE_PHOTO"])
@@ -369,11 +371,18 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     assert os.path.lexists(root.host(VENV_PYTHON))  # a symlink to the root's python3
     gimp_py = root.host(f"{GIMP_PLUGIN}/bgone-remove-background.py")
     assert gimp_py.stat().st_mode & 0o111, "the GIMP plug-in is not executable"
-    assert root.host(f"{GIMP_PLUGIN}/bgone_client.py").read_bytes() == (REPO / "core/bgone/client.py").read_bytes()
+    client = REPO / "core/bgone_client"
+    for f in client.glob("*.py"):  # the package, whole, inside GIMP's plug-in folder
+        assert root.host(f"{GIMP_PLUGIN}/bgone_client/{f.name}").read_bytes() == f.read_bytes(), f.name
     cfg = json.loads(root.host(f"{GIMP_PLUGIN}/bgone_config.json").read_text())
     assert cfg["python"] == VENV_PYTHON and cfg["flatpak_spawn"] is False
     assert root.host(f"{KRITA_PYKRITA}/bgone_krita.desktop").is_file()
-    assert root.host(f"{KRITA_PYKRITA}/bgone_krita/bgone_client.py").is_file()
+    for f in client.glob("*.py"):  # and beside the Krita plug-in, in pykrita
+        assert root.host(f"{KRITA_PYKRITA}/bgone_client/{f.name}").read_bytes() == f.read_bytes(), f.name
+    # the bgone command in the user's bin folder runs the installed engine
+    proc = root.run([f"{HOME}/.local/bin/bgone", "--version"], env={"HOME": HOME}, timeout=120,
+                    network=False)
+    assert proc.returncode == 0 and proc.stdout.startswith("bgone "), _log(proc)
     kcfg = json.loads(root.host(f"{KRITA_PYKRITA}/bgone_krita/bgone_config.json").read_text())
     assert kcfg["python"] == VENV_PYTHON and kcfg["flatpak_spawn"] is False
     assert "enable_bgone_krita=true" in root.host(f"{HOME}/.config/kritarc").read_text()
@@ -442,7 +451,7 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     assert r["exit"] == 0, r
     assert r["preloaded"] is False  # kritarunner loads no plug-ins: the import below is the test's
     assert r["package"] == f"{KRITA_PYKRITA}/bgone_krita/__init__.py", r["package"]
-    assert r["client"] == f"{KRITA_PYKRITA}/bgone_krita/bgone_client.py", r["client"]
+    assert r["client"] == f"{KRITA_PYKRITA}/bgone_client/__init__.py", r["client"]
     python, prefix, where = r["core"]
     assert python == VENV_PYTHON and prefix == [], r["core"]
     assert where == f"{KRITA_PYKRITA}/bgone_krita/bgone_config.json", r["core"]
@@ -467,6 +476,8 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     assert not [p for p in left if "bgone" in p], sorted(p for p in left if "bgone" in p)
     assert not root.host(f"{HOME}/.local/share/bgone").exists()
     assert not os.path.lexists(root.host(VENV_PYTHON))
+    assert not root.host(f"{HOME}/.cache/bgone").exists()  # the model cache goes too
+    assert not os.path.lexists(root.host(f"{HOME}/.local/bin/bgone"))
     kritarc = root.host(f"{HOME}/.config/kritarc")
     if kritarc.exists():  # Krita rewrote the file the installer created: it stays, minus our key
         _check_kritarc_after_uninstall(kritarc.read_text())

@@ -1,0 +1,101 @@
+"""What both plug-ins offer and say: the choices, their labels and help texts, the progress
+stage texts and the model row shown to a user. One definition, so the hosts cannot disagree;
+the core takes its refinement levels from here too."""
+
+from __future__ import annotations
+
+# (id, label, help text). The ids are what the engine and the plug-ins' settings store.
+REFINE_CHOICES = (
+    ("none", "None (fastest)", "The model's mask, sharpened along the picture's edges."),
+    ("fast", "Fast (good edges)", "Refines hair, fur and other soft edges at reduced resolution."),
+    ("best", "Best (hair and fur, slower)", "Refines soft edges at full resolution. Takes longer."),
+)
+OUTPUT_CHOICES = (
+    ("mask", "Mask", "Hide the background with a mask on the layer."),
+    ("selection", "Selection", "Select the subject, replacing the selection."),
+    ("layer", "New layer", "Add a new layer holding the cut-out subject, with cleaned edge colours."),
+)
+REFINE_LEVELS, DEFAULT_REFINE = tuple(c[0] for c in REFINE_CHOICES), "fast"
+OUTPUTS, DEFAULT_OUTPUT = tuple(c[0] for c in OUTPUT_CHOICES), "mask"
+
+DEFAULT_MODEL_LABEL = "Default (best installed model)"
+
+STAGE_TEXTS = {
+    "start": "Starting bgone's engine",
+    "load": "Loading the model",
+    "download": "Downloading the model (needed once)",
+    "inference": "Finding the subject",
+    "upsample": "Sharpening the mask",
+    "refine": "Refining hair and fur edges",
+    "foreground": "Cleaning edge colours",
+}
+
+
+# What a plug-in's user can do about a missing model, in the host's words (the engine's own
+# hints name `bgone models ...` commands, which a GIMP or Krita user does not have at hand).
+HOST_HINTS = {
+    "model_missing": "Choose an installed model, or connect to the internet so bgone can "
+    "download this one (once).",
+    "download_failed": "Choose an installed model, or try again once the internet connection "
+    "works (bgone downloads each model once).",
+}
+
+
+def host_hint(kind: str, hint: str) -> str:
+    """The hint a plug-in shows for an engine error of this kind."""
+    return HOST_HINTS.get(kind, hint)
+
+
+def progress_text(stage: str, fraction: float) -> str:
+    """The progress line for a stage; a download also says how far it is."""
+    text = stage_text(stage)
+    return f"{text}: {fraction:.0%}" if stage == "download" and 0.0 < fraction < 1.0 else text
+
+
+def stage_text(stage: str, message: str = "") -> str:
+    """The line a progress bar shows: the engine's own words, else the stage's."""
+    return message or STAGE_TEXTS.get(stage, stage.replace("_", " ").capitalize() or "Working")
+
+
+def model_label(info: dict) -> str:
+    """One line per model: 'u2netp (4.6 MB, installed)', 'x (973 MB, downloads on first use,
+    non-commercial)'."""
+    size = info.get("size_label") or ""
+    state = "installed" if info.get("installed") else "downloads on first use"
+    licence = "" if info.get("commercial_use", True) is not False else "non-commercial"
+    return "{} ({})".format(info.get("name", "?"), ", ".join(p for p in (size, state, licence) if p))
+
+
+def licence_warning(info: dict | None) -> str:
+    """The warning under a model whose licence forbids commercial use; "" for the others."""
+    if not info or info.get("commercial_use", True) is not False:
+        return ""
+    return "Non-commercial licence ({}): do not use its results in commercial work.".format(
+        info.get("license") or "see the model's page"
+    )
+
+
+def model_notes(info: dict | None) -> str:
+    """The text under the model list: description, what a first use downloads, the licence."""
+    if not info:
+        return "The best installed model."
+    lines = [info["description"]] if info.get("description") else []
+    if not info.get("installed"):
+        lines.append(
+            "Not installed yet: {} will be downloaded once, the first time it is used.".format(
+                info.get("size_label") or "the model"
+            )
+        )
+    warning = licence_warning(info)
+    if warning:
+        lines.append(warning)
+    elif info.get("license"):
+        lines.append("Licence: {}".format(info["license"]))
+    return "\n".join(lines)
+
+
+def pick_model(models: list, wanted: str | None) -> str:
+    """The model a menu preselects: ``wanted`` when it is a known model, else "" (the default
+    entry: the engine then takes its best installed model, never one it must download)."""
+    names = [m.get("name") for m in models]
+    return wanted if wanted and wanted in names else ""

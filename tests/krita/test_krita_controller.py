@@ -1,0 +1,82 @@
+"""bgone_krita.controller: removals off the GUI thread, applied on it."""
+
+from __future__ import annotations
+
+import threading
+
+from bgone_client import ClientError
+from fakeworker import FakeWorker
+from kritatest import make_controller, photo
+
+# ------------------------------------------------------------------ the asynchronous controller
+
+
+
+
+def test_controller_runs_off_the_gui_thread_and_applies_on_it(kr, app):
+    gate = threading.Event()
+    worker = FakeWorker(gate=gate)
+    ctl, loop, states = make_controller(kr, worker)
+    doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer("Photo")
+    layer.fill(photo(20, 20))
+    app.active_doc = doc
+    assert ctl.start_active()
+    assert ctl.busy and doc.undo_log == []  # start() returned while the worker is still busy
+    assert not ctl.start(doc, layer)  # one job at a time
+    gate.set()
+    loop.run_until(lambda: not ctl.busy)
+    kinds = [s for s, _, _ in states]
+    assert kinds[0] == "running" and "error" in kinds and kinds[-1] == "done"
+    assert any(t == "Finding the subject" for _, _, t in states)
+    assert (
+        "transparency mask" in states[-1][2]
+        and "Ctrl+Z" in states[-1][2]
+        and "Undo" in states[-1][2]
+    )
+    assert doc.undo_log == [("add", "transparencymask", "Background removed")]
+
+
+def test_controller_cancel_leaves_the_document_alone(kr, app):
+    worker = FakeWorker(gate=threading.Event())
+    ctl, loop, states = make_controller(kr, worker)
+    doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer()
+    layer.fill(photo(20, 20))
+    before = doc.snapshot()
+    assert ctl.start(doc, layer)
+    ctl.cancel()
+    loop.run_until(lambda: not ctl.busy)
+    assert states[-1][0] == "cancelled" and "not changed" in states[-1][2]
+    assert doc.snapshot() == before
+
+
+def test_controller_skips_a_document_closed_while_working(kr, app):
+    gate = threading.Event()
+    ctl, loop, states = make_controller(kr, FakeWorker(gate=gate))
+    doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer()
+    layer.fill(photo(20, 20))
+    assert ctl.start(doc, layer)
+    doc.close()
+    gate.set()
+    loop.run_until(lambda: not ctl.busy)
+    assert states[-1][0] == "error" and "closed" in states[-1][2]
+    assert doc.undo_log == []
+
+
+def test_controller_reports_errors_in_plain_words(kr, app):
+    err = ClientError("core_missing", "bgone is not installed.", "Run the bgone installer.")
+    ctl, loop, states = make_controller(kr, FakeWorker(fail_start=err))
+    assert not ctl.start_active()  # no document open
+    assert states[-1][0] == "error" and "No image is open" in states[-1][2]
+    doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer()
+    layer.fill(photo(20, 20))
+    assert ctl.start(doc, layer)
+    loop.run_until(lambda: not ctl.busy)
+    assert states[-1] == ("error", 0.0, "bgone is not installed.\nRun the bgone installer.")
+    got: list = []
+    ctl.list_models(lambda models, error: got.append((models, error)))
+    loop.run_until(lambda: bool(got))
+    assert got[0][0] is None and "installer" in got[0][1]

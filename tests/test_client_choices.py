@@ -1,0 +1,68 @@
+"""bgone_client.choices and bgone_client.layerops: the one definition of what both plug-ins
+offer and say, and of which part of a layer they send."""
+
+from __future__ import annotations
+
+from bgone import pipeline
+from bgone_client import choices, layerops
+
+NC = {"name": "rmbg", "size_label": "176 MB", "installed": False, "license": "CC BY-NC 4.0",
+      "commercial_use": False, "description": "Best edges"}  # fmt: skip
+OK = {"name": "u2netp", "size_label": "4.6 MB", "installed": True, "license": "Apache-2.0",
+      "commercial_use": True, "default": True}  # fmt: skip
+
+
+def test_the_core_checks_the_levels_the_plugins_offer():
+    assert pipeline.REFINE_LEVELS is choices.REFINE_LEVELS == ("none", "fast", "best")
+    assert pipeline.DEFAULT_REFINE == choices.DEFAULT_REFINE in choices.REFINE_LEVELS
+    assert choices.DEFAULT_OUTPUT in choices.OUTPUTS == ("mask", "selection", "layer")
+    for _, label, help_text in choices.REFINE_CHOICES + choices.OUTPUT_CHOICES:
+        assert label and help_text.endswith(".")
+
+
+def test_model_rows():
+    assert choices.model_label(OK) == "u2netp (4.6 MB, installed)"
+    assert choices.model_label(NC) == "rmbg (176 MB, downloads on first use, non-commercial)"
+    assert "CC BY-NC 4.0" in choices.licence_warning(NC) and "commercial" in choices.licence_warning(NC)
+    assert choices.licence_warning(OK) == "" and choices.licence_warning(None) == ""
+    notes = choices.model_notes(NC)
+    assert "Best edges" in notes and "176 MB will be downloaded" in notes and "Non-commercial" in notes
+    assert "Licence: Apache-2.0" in choices.model_notes(OK)
+    assert choices.model_notes(None) == "The best installed model."
+
+
+def test_a_menu_never_preselects_a_model_it_would_have_to_download():
+    models = [NC, OK]
+    assert choices.pick_model(models, "rmbg") == "rmbg"  # the user's own choice stays
+    assert choices.pick_model(models, "") == ""  # else the default entry: best installed
+    assert choices.pick_model(models, "gone") == "" and choices.pick_model([], None) == ""
+
+
+def test_stage_text():
+    assert choices.stage_text("inference") == "Finding the subject"
+    assert choices.stage_text("inference", "Own words") == "Own words"
+    assert choices.stage_text("new_stage") == "New stage"
+
+
+def test_process_region_and_request_output():
+    pr = layerops.process_region
+    assert pr((0, 0, 40, 30), None) == (0, 0, 40, 30)
+    assert pr((5, 3, 20, 10), (0, 0, 0, 0)) == (5, 3, 20, 10)  # an empty selection: all of it
+    assert pr((5, 3, 20, 10), (10, 6, 5, 2)) == (10, 6, 5, 2)
+    assert pr((5, 3, 20, 10), (30, 20, 10, 10)) is None
+    assert pr((0, 0, 0, 5), None) is None
+    assert layerops.REQUEST_OUTPUT == {"mask": "alpha", "selection": "alpha", "layer": "rgba"}
+    assert set(layerops.REQUEST_OUTPUT) == set(choices.OUTPUTS)
+
+
+def test_a_missing_model_is_explained_in_the_hosts_words():
+    for kind in ("model_missing", "download_failed"):
+        hint = choices.host_hint(kind, "Run `bgone models import u2net FILE`.")
+        assert "bgone models" not in hint and "installed model" in hint
+    assert choices.host_hint("bad_image", "Scale it down.") == "Scale it down."
+
+
+def test_a_download_shows_how_far_it_is():
+    assert choices.progress_text("download", 0.42) == "Downloading the model (needed once): 42%"
+    assert choices.progress_text("download", 1.0) == "Downloading the model (needed once)"
+    assert choices.progress_text("inference", 0.5) == "Finding the subject"
