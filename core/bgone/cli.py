@@ -48,6 +48,31 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-decontaminate", action="store_true", help="keep the original edge colours")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, dml or coreml")
     r.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    r.add_argument("--watch", action="store_true",
+                   help="keep watching the folder IN and cut out new and changed images as they land (needs --out-dir)")
+
+    sv = sub.add_parser("serve", help="HTTP API compatible with rembg's /api/remove (needs bgone[server])")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=7000)
+    sv.add_argument("--workers", type=int, default=1, help="images processed at once (default 1)")
+    sv.add_argument("--queue", type=int, default=8, help="requests that may wait; more get 503 (default 8)")
+    sv.add_argument("--model", help="default model for requests that name none")
+    sv.add_argument("--device", default="auto", help="auto, cpu, cuda, dml or coreml")
+    sv.add_argument("--max-upload-mb", type=float, default=50.0, help="largest request body (default 50)")
+    sv.add_argument("--timeout", type=float, default=120.0, help="seconds one request may take (default 120)")
+    sv.add_argument("--allow-url", action="append", default=[], metavar="HOST",
+                    help="fetch GET ?url= images from HOST (repeatable; *.example.com for subdomains); off by default")
+
+    b = sub.add_parser("batch", help="a catalogue on a distributed engine (needs bgone[ray])")
+    b.add_argument("src", metavar="SRC", help="folder or URI (s3://, gs://, ...) of images")
+    b.add_argument("dest", metavar="DEST", help="folder or URI for the outputs; a rerun skips what is there")
+    b.add_argument("--engine", choices=["ray"], required=True)
+    b.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    b.add_argument("--workers", type=int, default=2, help="actors, each with a warm session (default 2)")
+    for flag in ("--model", "--refine", "--bg-color", "--device"):  # the same options as `remove`
+        b._add_action(next(a for a in r._actions if flag in a.option_strings))
+    b.add_argument("--mask", action="store_true", help="write the 8-bit mask instead of a cutout")
+    b.add_argument("--no-decontaminate", action="store_true", help="keep the original edge colours")
 
     m = sub.add_parser("models", help="list, download, verify and import models")
     ms = m.add_subparsers(dest="mcmd", required=True)
@@ -173,6 +198,10 @@ def _plan_outputs(args: argparse.Namespace, inputs: list[tuple[Path, Path]]) -> 
 def cmd_remove(args: argparse.Namespace) -> int:
     from . import batch, pipeline, writer
 
+    if args.watch:
+        from .watch import remove_watch
+
+        return remove_watch(args)
     inputs = _collect_inputs(args.inputs, args.recursive, args.out_dir)
     outputs = _plan_outputs(args, inputs)
     color = _parse_color(args.bg_color)
@@ -274,11 +303,39 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import server
+
+    if args.workers < 1 or args.queue < 0 or args.max_upload_mb <= 0 or args.timeout <= 0:
+        raise UsageError("--workers must be 1 or more, --queue 0 or more, --max-upload-mb and --timeout above 0.", "")
+    limits = server.Limits(args.workers, args.queue, int(args.max_upload_mb * 1e6), args.timeout)
+    return server.serve(args.host, args.port, limits, args.model, tuple(args.allow_url), args.device)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from . import batch_ray
+
+    if args.workers < 1:
+        raise UsageError("--workers must be 1 or more.", "")
+    res = batch_ray.run(args.src, args.dest, address=args.address, workers=args.workers, model=args.model,
+                        refine=args.refine, mask=args.mask, bg_color=_parse_color(args.bg_color),
+                        decontaminate=not args.no_decontaminate, device=args.device)
+    for name, message in res.failures:
+        print(f"failed {name}: {message}", file=sys.stderr)
+    print(f"{res.done} done, {res.failed} failed, {res.skipped} already done, in {res.seconds:.1f} s "
+          f"(records in {args.dest.rstrip('/')}/{batch_ray.MANIFEST}).", file=sys.stderr)
+    return 1 if res.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="bgone: %(message)s")
     try:
+        if args.cmd == "serve":
+            return cmd_serve(args)
+        if args.cmd == "batch":
+            return cmd_batch(args)
         if args.cmd in ("refine", "adjust"):
             from . import cli_edit
 

@@ -201,6 +201,12 @@ def save_options(fmt: Format, mode: str, icc: bytes | None) -> dict[str, object]
     return opts
 
 
+def encode(img: Image.Image, fp: object, fmt: Format, icc: bytes | None = None) -> None:
+    """The one encoder of results, for files and for `bgone serve`'s responses alike, so the same
+    options give the same bytes on both paths."""
+    img.save(fp, format=fmt.pillow, **save_options(fmt, img.mode, icc))
+
+
 def save(image: np.ndarray | Image.Image, dest: Path, icc: bytes | None = None) -> None:
     """Write ``image`` to ``dest`` atomically: a temp file in the same folder, fsynced, renamed
     over the destination. Replacing a file keeps that file's permission bits."""
@@ -210,7 +216,6 @@ def save(image: np.ndarray | Image.Image, dest: Path, icc: bytes | None = None) 
         raise BgoneError(f"Cannot tell the format of {dest} from its extension.", "Use .png or .webp.",
                          kind="bad_argument")
     img = as_pil(image) if isinstance(image, np.ndarray) else image
-    opts = save_options(fmt, img.mode, icc)
     tmp: Path | None = None
     try:
         try:
@@ -221,7 +226,7 @@ def save(image: np.ndarray | Image.Image, dest: Path, icc: bytes | None = None) 
         with os.fdopen(fd, "wb") as f:
             if keep_mode is not None:
                 os.chmod(tmp, keep_mode)
-            img.save(f, format=fmt.pillow, **opts)
+            encode(img, f, fmt, icc)
             f.flush()
             _fsync(f.fileno())
         os.replace(tmp, dest)
