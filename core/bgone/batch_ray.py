@@ -102,8 +102,7 @@ class Remover:
         return out
 
     def one(self, name: str) -> None:
-        from . import pipeline
-        from . import writer
+        from . import pipeline, writer
 
         src_fs, src_base = _fs(self.src)
         dst_fs, dst_base = _fs(self.dest)

@@ -170,8 +170,7 @@ class Slots:
 def _work(path: str, opts: dict[str, Any], cancel: threading.Event, workdir: str,
           device: str) -> bytes:
     """One request's image, exactly as `bgone remove` makes and encodes it."""
-    from . import pipeline
-    from . import writer
+    from . import pipeline, writer
 
     try:
         if cancel.is_set():  # its client left or its time ran out while it waited
@@ -244,7 +243,7 @@ def create_app(limits: Limits, default_model: str, allow_urls: tuple[str, ...] =
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
-    from . import pipeline, store
+    from . import catalog, pipeline, store
     from .version import __version__
 
     slots = Slots(cap=limits.workers + limits.queue, workers=limits.workers)
@@ -365,7 +364,7 @@ def create_app(limits: Limits, default_model: str, allow_urls: tuple[str, ...] =
                 shutil.rmtree(workdir, ignore_errors=True)
 
     async def models(request: Request) -> Response:
-        return JSONResponse(await asyncio.to_thread(pipeline.model_rows))
+        return JSONResponse(await asyncio.to_thread(catalog.model_rows))
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__, "model": default_model,
