@@ -28,7 +28,7 @@ benchvenv: $(BENCHVENV)/.installed
 $(BENCHVENV)/.installed:
 	$(PY) -m venv $(BENCHVENV)
 	$(BENCHVENV)/bin/python -m pip install -q --upgrade pip
-	$(BENCHVENV)/bin/python -m pip install -q rembg==2.0.86 onnxruntime pymatting
+	$(BENCHVENV)/bin/python -m pip install -q "rembg[cli]==2.0.86" onnxruntime pymatting
 	touch $@
 
 # The tests run with the library versions the installer ships (installer/requirements-lock.txt,
