@@ -292,19 +292,7 @@ class Server:
         alpha = pipeline.predict_alpha(
             rgb, model=req.model, refine=refine, progress=report, cancel=cancel
         )
-        if cancel.is_set():
-            raise Cancelled()
-        if req.output == "rgba":
-            report("foreground", 0.0)
-            out = pipeline.cutout(rgb, alpha, own_alpha=rgba[:, :, 3])
-            report("foreground", 1.0)
-        else:
-            out = np.ascontiguousarray(alpha)
-        if cancel.is_set():
-            raise Cancelled()
-        seconds = time.perf_counter() - t0
-        log.info("request %r: %dx%d %s in %.2f s", rid, w, h, req.output, seconds)
-        self.send(protocol.result(rid, w, h, req.output, seconds), memoryview(out).cast("B"))
+        self._answer("remove", req, rgb, alpha, rgba[:, :, 3], report, t0, cancel)
 
     def refine(self, rid: Any, msg: dict[str, Any], payload: Any, cancel: threading.Event) -> None:
         """Refine Edges on a host's mask: matting along its edges, then the adjustments, only
@@ -312,7 +300,7 @@ class Server:
         req = protocol.check_refine(msg, payload)
         import numpy as np
 
-        from . import adjust, pipeline, refine_edges
+        from . import adjust, refine_edges
 
         refine_edges.check_band(req.band)  # every setting is refused before any work
         adjust.check_adjust(**{k: v for k, v in req.adjust.items() if k != "grow"})
@@ -332,18 +320,32 @@ class Server:
         if cancel.is_set():
             raise Cancelled()
         alpha = adjust.adjust_mask(alpha, region=region, **req.adjust)
+        rows = np.frombuffer(payload, np.uint8, h * req.stride).reshape(h, req.stride)
+        own_alpha = rows[:, : w * 4].reshape(h, w, 4)[:, :, 3]
+        self._answer("refine", req, rgb, alpha, own_alpha, report, t0, cancel)
+
+    def _answer(self, what: str, req: Any, rgb: Any, alpha: Any, own_alpha: Any, report: Any,
+                t0: float, cancel: threading.Event) -> None:
+        """The end every request shares: the mask as it is, or the cutout (keeping the layer's
+        own transparency) for output "rgba"; the compute time goes with the result."""
+        import numpy as np
+
+        from . import pipeline
+
+        if cancel.is_set():
+            raise Cancelled()
         if req.output == "rgba":
-            rows = np.frombuffer(payload, np.uint8, h * req.stride).reshape(h, req.stride)
             report("foreground", 0.0)
-            out = pipeline.cutout(rgb, alpha, own_alpha=rows[:, : w * 4].reshape(h, w, 4)[:, :, 3])
+            out = pipeline.cutout(rgb, alpha, own_alpha=own_alpha)
             report("foreground", 1.0)
         else:
             out = np.ascontiguousarray(alpha)
         if cancel.is_set():
             raise Cancelled()
         seconds = time.perf_counter() - t0
-        log.info("refine %r: %dx%d %s in %.2f s", rid, w, h, req.output, seconds)
-        self.send(protocol.result(rid, w, h, req.output, seconds), memoryview(out).cast("B"))
+        w, h = req.width, req.height
+        log.info("%s %r: %dx%d %s in %.2f s", what, req.id, w, h, req.output, seconds)
+        self.send(protocol.result(req.id, w, h, req.output, seconds), memoryview(out).cast("B"))
 
     def _progress_sender(self, rid: Any) -> Any:
         last = {"stage": None, "t": 0.0}
