@@ -430,3 +430,55 @@ def test_real_client_with_fake_worker_process(plugin, fake, fake_core, monkeypat
     assert status(fake, res) == Gimp.PDBStatusType.EXECUTION_ERROR
     assert "not installed" in res.index(1) and "internet" in res.index(1)
     assert img.snapshot() == before
+
+
+class _FakeGtk:
+    """Just enough of Gtk for the replace-mask question: records what the box showed and
+    answers with the response of the button whose label is ``click``."""
+
+    class MessageType:
+        QUESTION = "question"
+
+    class ButtonsType:
+        NONE = "none"
+
+    class ResponseType:
+        CANCEL, ACCEPT = -6, -3
+
+    def __init__(self, click):
+        gtk = self
+
+        class MessageDialog:
+            def __init__(self, **kw):
+                self.kw, self.buttons, self.detail, self.destroyed = kw, [], None, False
+                gtk.shown = self
+
+            def add_button(self, label, response):
+                self.buttons.append((label, response))
+
+            def set_default_response(self, response):
+                self.default = response
+
+            def format_secondary_text(self, text):
+                self.detail = text
+
+            def run(self):
+                return dict(self.buttons).get(click, -4)  # -4: the window was closed
+
+            def destroy(self):
+                self.destroyed = True
+
+        self.MessageDialog = MessageDialog
+
+
+@pytest.mark.parametrize("click, go", [("_Replace", True), ("_Cancel", False), ("close", False)])
+def test_replace_mask_prompt_has_a_title_and_a_replace_button(plugin, click, go):
+    from bgone_client import choices
+
+    gtk = _FakeGtk(click)
+    assert plugin._confirm_replace(gtk, ["photo"]) is go
+    box = gtk.shown
+    assert box.kw["title"] == choices.REPLACE_MASK_TITLE and box.kw["text"] == "Replace the existing mask?"
+    assert [label for label, _ in box.buttons] == ["_Cancel", "_Replace"]
+    assert box.default == gtk.ResponseType.ACCEPT and "'photo' already has a mask" in box.detail
+    assert box.destroyed

@@ -376,19 +376,23 @@ def _dialog(procedure, config, models, image, layers):
         return False
     output = normalize_choice(config.get_property("output"), choices.OUTPUTS, choices.DEFAULT_OUTPUT)
     masked = [lay.get_name() for lay in layers if lay.get_mask() is not None]
-    if output == "mask" and masked:
-        ask = Gtk.MessageDialog(
-            message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.OK_CANCEL,
-            text="Replace the existing layer mask?",
-        )
-        ask.format_secondary_text(
-            "{} already {} a layer mask. bgone's mask replaces it (Edit > Undo brings it back)."
-            .format(", ".join("'{}'".format(n) for n in masked), "has" if len(masked) == 1 else "have"))
-        answer = ask.run()
-        ask.destroy()
-        if answer != Gtk.ResponseType.OK:
-            return False
+    if output == "mask" and masked and not _confirm_replace(Gtk, masked):
+        return False
     return True
+
+
+def _confirm_replace(Gtk, names):  # noqa: N803 (the Gtk module, imported by the dialog)
+    """Asks whether bgone's mask may replace the layers' masks (the words Krita uses too)."""
+    question, detail = choices.replace_mask_question(names)
+    ask = Gtk.MessageDialog(message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.NONE,
+                            text=question, title=choices.REPLACE_MASK_TITLE)
+    ask.add_button("_Cancel", Gtk.ResponseType.CANCEL)
+    ask.add_button("_" + choices.REPLACE_MASK_BUTTON, Gtk.ResponseType.ACCEPT)
+    ask.set_default_response(Gtk.ResponseType.ACCEPT)
+    ask.format_secondary_text(detail)
+    answer = ask.run()
+    ask.destroy()
+    return answer == Gtk.ResponseType.ACCEPT
 
 
 def run(procedure, run_mode, image, drawables, config, data):

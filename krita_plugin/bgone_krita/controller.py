@@ -13,7 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from bgone_client.choices import stage_text
+from bgone_client.choices import replace_mask_question, stage_text
 
 from . import connection, layers, outputs, refine, settings
 from .errors import RemoveBackgroundError, as_error
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # annotations only: Krita 5.1 bundles Python 3.8
 
     Listener = Callable[[str, float, str], None]  # (state, fraction, text); running/done/error/cancelled
     Schedule = Callable[[int, Callable[[], None]], None]  # (milliseconds, callback)
+    Confirm = Callable[[str, str], bool]  # (question, detail) -> go ahead?
 
 POLL_MS = 50
 
@@ -79,6 +80,16 @@ class Controller:
         self.listeners: list = []
         self.job: Optional[Job] = None
         self.last_result: Any = None
+        self.confirm: Optional[Confirm] = None  # asks before a mask replaces older ones; None: replace
+
+    def _replace_ok(self, source: layers.Source, output: str) -> bool:
+        """True unless the layer has masks that a new one would replace and the user says no."""
+        if output != "mask" or self.confirm is None or not outputs.transparency_masks(source.layer):
+            return True
+        if self.confirm(*replace_mask_question([source.layer.name()])):
+            return True
+        self._emit("cancelled", 0.0, "Cancelled. The image was not changed.")
+        return False
 
     @property
     def busy(self) -> bool:
@@ -99,6 +110,8 @@ class Controller:
             source = layers.prepare(app, document, node)
         except Exception as exc:
             self._emit("error", 0.0, str(as_error(exc)))
+            return False
+        if not self._replace_ok(source, opts.output):
             return False
         self.job = Job(self.holder, document, source, opts)
         self._emit("running", 0.0, "Starting…")

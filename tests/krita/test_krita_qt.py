@@ -122,3 +122,24 @@ def test_tools_menu_action_works_with_the_docker_closed(gui):
     pump(gui, lambda: gui.app.messages)
     assert "Ctrl+Z" in gui.app.messages[-1]
     assert [n.type() for n in layer.childNodes()] == ["transparencymask"]
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_replace_question_is_a_titled_box_with_a_replace_button(gui, monkeypatch, answer):
+    """controller.confirm is the Qt box: its title, words and buttons are the shared ones."""
+    from bgone_krita import ask
+
+    assert gui.extension.controller.confirm is ask.confirm_replace
+    seen = {}
+
+    def exec_(box):
+        seen["title"], seen["text"] = box.windowTitle(), box.text()
+        seen["buttons"] = sorted(b.text().replace("&", "") for b in box.buttons())
+        wanted = choices.REPLACE_MASK_BUTTON if answer else "Cancel"
+        next(b for b in box.buttons() if b.text().replace("&", "") == wanted).click()
+        return 0
+
+    monkeypatch.setattr(ask.qt.QMessageBox, "exec", exec_)
+    assert ask.confirm_replace(*choices.replace_mask_question(["Background"])) is answer
+    assert seen == {"title": choices.REPLACE_MASK_TITLE, "text": "Replace the existing mask?",
+                    "buttons": ["Cancel", "Replace"]}  # fmt: skip
