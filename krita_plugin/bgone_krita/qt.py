@@ -28,4 +28,4 @@ QWidget, QLabel, QComboBox, QPushButton = _widgets.QWidget, _widgets.QLabel, _wi
 QProgressBar, QFormLayout = _widgets.QProgressBar, _widgets.QFormLayout
 QHBoxLayout, QVBoxLayout = _widgets.QHBoxLayout, _widgets.QVBoxLayout
 QGroupBox, QSpinBox, QMessageBox = _widgets.QGroupBox, _widgets.QSpinBox, _widgets.QMessageBox
-QSizePolicy = _widgets.QSizePolicy
+QSizePolicy, QScrollArea, QFrame = _widgets.QSizePolicy, _widgets.QScrollArea, _widgets.QFrame

@@ -143,3 +143,30 @@ def test_replace_question_is_a_titled_box_with_a_replace_button(gui, monkeypatch
     assert ask.confirm_replace(*choices.replace_mask_question(["Background"])) is answer
     assert seen == {"title": choices.REPLACE_MASK_TITLE, "text": "Replace the existing mask?",
                     "buttons": ["Cancel", "Replace"]}  # fmt: skip
+
+
+def test_licence_warning_stays_whole_at_the_dockers_smallest_width(gui):
+    """The docker at its own minimum width: the warning wraps inside it (every line shown),
+    and no combo box makes the docker wider than a narrow dock."""
+    docker = gui.app.docker_factories[0].createDockWidget()
+    nc = dict(MODELS[0], name="rmbg", commercial_use=False, license="CC BY-NC 4.0",
+              size_label="973 MB")  # fmt: skip
+    docker.on_models([nc], None)
+    docker.model_box.setCurrentIndex(docker.model_box.findData("rmbg"))
+    warning = choices.licence_warning(nc)
+    assert docker.licence.text() == warning and docker.licence.wordWrap()
+    width = docker.minimumSizeHint().width()
+    assert width < 360, f"the docker cannot be narrower than {width} px"
+    docker.resize(width, 900)
+    docker.show()
+    gui.qapp.processEvents()
+    label = docker.licence
+    viewport = docker.widget().viewport()
+    assert label.isVisible() and label.mapTo(viewport, label.rect().topRight()).x() < viewport.width()
+    assert label.height() >= label.heightForWidth(label.width()), "the warning's last lines are cut off"
+    metrics = label.fontMetrics()
+    assert label.heightForWidth(label.width()) > metrics.height(), "a narrow warning must wrap"
+    assert "non-commercial" in docker.model_box.itemData(1, gui.pkg.docker.qt.Qt.ItemDataRole.ToolTipRole) \
+        or "Non-commercial" in docker.model_box.itemData(1, gui.pkg.docker.qt.Qt.ItemDataRole.ToolTipRole)
+    docker.model_box.setCurrentIndex(0)
+    assert not label.isVisible()  # no warning: no empty orange line either
