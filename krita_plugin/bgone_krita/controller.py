@@ -17,6 +17,7 @@ from bgone_client.choices import replace_mask_question, stage_text
 
 from . import connection, layers, outputs, refine, settings
 from .errors import RemoveBackgroundError, as_error
+from .progress import REFINE_STAGES, REMOVE_STAGES, Tracker
 from .texts import done_text
 
 if TYPE_CHECKING:  # annotations only: Krita 5.1 bundles Python 3.8
@@ -35,9 +36,11 @@ class Job:
     def __init__(self, holder: connection.WorkerHolder, document: Any, source: Any, options: Any,
                  request: Optional[Callable[..., bytes]] = None,
                  apply: Optional[Callable[[Any, bytes], Any]] = None,
-                 describe: Optional[Callable[[float], str]] = None) -> None:  # fmt: skip
+                 describe: Optional[Callable[[float], str]] = None,
+                 stages: tuple = REMOVE_STAGES) -> None:  # fmt: skip
         """request(progress, cancelled) -> result bytes, apply(app, result) -> what was made
-        and describe(seconds) -> the done line; by default those of a background removal."""
+        and describe(seconds) -> the done line; by default those of a background removal.
+        stages: the engine stages the request runs, for one bar over all of them."""
         self.document = document
         self.source = source
         self.options = options
@@ -47,6 +50,7 @@ class Job:
         self.apply = apply or (lambda app, result: outputs.apply(app, document, source, result, options.output))
         self.describe = describe or (lambda seconds: done_text(options.output, source.layer.name(), seconds))
         self.events: queue.Queue = queue.Queue()
+        self.tracker = Tracker(stages)
         self.started = time.perf_counter()
         self._holder = holder
         self._cancel = threading.Event()
@@ -60,7 +64,7 @@ class Job:
 
     def _run(self) -> None:
         def progress(stage: str, fraction: float, message: str = "") -> None:
-            self.events.put(("progress", fraction, stage_text(stage, message)))
+            self.events.put(("progress", self.tracker(stage, fraction), stage_text(stage, message)))
 
         try:
             result = self.request(progress, self._cancel.is_set)
@@ -138,7 +142,8 @@ class Controller:
         self.job = Job(self.holder, document, source, opts,
                        request=lambda progress, cancelled: refine.request(self.holder, source, opts, progress, cancelled),
                        apply=lambda app, result: refine.apply(app, document, source, result, opts.output),
-                       describe=lambda seconds: refine.done_text(source, opts.output, seconds))  # fmt: skip
+                       describe=lambda seconds: refine.done_text(source, opts.output, seconds),
+                       stages=REFINE_STAGES)  # fmt: skip
         self._emit("running", 0.0, "Starting…")
         self.job.start()
         self._schedule(POLL_MS, self.poll)

@@ -68,6 +68,7 @@ class BgoneDocker(DockWidget):
         self.progress = qt.QProgressBar(root)
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
+        self.progress.setTextVisible(False)  # idle: no "0%"
         self.cancel_button = qt.QPushButton("Cancel", root)
         self.cancel_button.setEnabled(False)
         row.addWidget(self.progress)
@@ -198,5 +199,8 @@ class BgoneDocker(DockWidget):
         self.run_button.setEnabled(not running)
         self.refine_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        # the bar shows a running job only: idle, or once the line below says how it ended, it
+        # is empty (no "0%", no "100%" left standing after an Undo)
+        self.progress.setTextVisible(running)
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000) if running else 0)
         self.status.setText(text)

@@ -106,11 +106,15 @@ def test_docker_button_runs_a_removal_and_reports_progress(gui):
     doc, layer = photo_doc(gui)
     docker = gui.app.docker_factories[0].createDockWidget()
     docker.output_box.setCurrentIndex(docker.output_box.findData("mask"))
+    assert not docker.progress.isTextVisible()  # idle: no "0%"
+    values = []
+    docker.progress.valueChanged.connect(lambda v: values.append(v) if docker.progress.isTextVisible() else None)
     docker.run_button.click()
     assert not docker.run_button.isEnabled() and docker.cancel_button.isEnabled()
     pump(gui, lambda: docker.run_button.isEnabled())
     assert "Ctrl+Z" in docker.status.text(), docker.status.text()
-    assert docker.progress.value() == docker.progress.maximum()
+    assert docker.progress.value() == 0 and not docker.progress.isTextVisible()  # no "100%" left over
+    assert max(values) > 0 and values == sorted(values), f"the bar sat still or went back: {values}"
     assert [n.type() for n in layer.childNodes()] == ["transparencymask"]
     assert gui.worker.calls[-1]["output"] == "alpha"
     assert any("Ctrl+Z" in m for m in gui.app.messages)  # the action's floating message too
@@ -119,8 +123,10 @@ def test_docker_button_runs_a_removal_and_reports_progress(gui):
 def test_tools_menu_action_works_with_the_docker_closed(gui):
     doc, layer = photo_doc(gui)
     gui.extension.trigger()
-    pump(gui, lambda: gui.app.messages)
+    pump(gui, lambda: gui.app.messages and "Ctrl+Z" in gui.app.messages[-1])
     assert "Ctrl+Z" in gui.app.messages[-1]
+    assert any(m.startswith(choices.STAGE_TEXTS["inference"]) for m in gui.app.messages[:-1]), \
+        "the stages must show while it works, not only the end"
     assert [n.type() for n in layer.childNodes()] == ["transparencymask"]
 
 
