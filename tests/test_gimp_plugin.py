@@ -107,6 +107,7 @@ def test_procedure_registration(plugin, fake):
     assert proc.sensitivity & Gimp.ProcedureSensitivityMask.DRAWABLES
     args = proc.arguments
     assert args["model"] == {"kind": "string", "default": ""}
+    assert proc.texts["output"][0] == "Out_put"  # not "_O": that is the dialog's OK
     assert args["refine"]["default"] == "fast" and args["refine"]["choices"] == [
         "none",
         "fast",
@@ -482,3 +483,21 @@ def test_replace_mask_prompt_has_a_title_and_a_replace_button(plugin, click, go)
     assert [label for label, _ in box.buttons] == ["_Cancel", "_Replace"]
     assert box.default == gtk.ResponseType.ACCEPT and "'photo' already has a mask" in box.detail
     assert box.destroyed
+
+
+# what GimpProcedureDialog puts next to them: "_Help", "_Reset", "_Cancel", "_OK"
+DIALOG_MNEMONICS = {"h", "r", "c", "o"}
+
+
+@pytest.mark.parametrize("which", ["plug-in-bgone-remove-background", "plug-in-bgone-refine-edges"])
+def test_dialog_labels_have_distinct_mnemonics_and_user_words(plugin, which):
+    from bgone_client import choices
+
+    proc = plugin.BgoneRemoveBackground().do_create_procedure(which)
+    keys = [label[label.index("_") + 1].lower() for label, _ in proc.texts.values()]
+    assert len(set(keys)) == len(keys) and not set(keys) & DIALOG_MNEMONICS, keys
+    for label, tooltip in proc.texts.values():
+        assert tooltip[:1].isupper() and tooltip.endswith("."), f"{label}: {tooltip!r}"
+        assert "`" not in tooltip and "none, fast" not in tooltip and "empty =" not in tooltip
+    if which == plugin.PROC_NAME:
+        assert proc.texts["refine"][1] == choices.REFINE_HELP and proc.texts["model"][1] == choices.MODEL_HELP

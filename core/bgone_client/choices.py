@@ -24,6 +24,7 @@ DEFAULT_MODEL_LABEL = "Default (best installed model)"
 MODEL_HELP = "The model that finds the subject. The default takes the best model already installed."
 REFINE_HELP = "How much care goes into soft edges such as hair and fur. More care takes longer."
 OUTPUT_HELP = "What bgone makes: a mask on the layer, a selection, or a new cut-out layer."
+REFINE_OUTPUT_HELP = "What bgone makes: the refined mask in its place, or a new cut-out layer."
 
 # A second Remove Background on a layer that already has a mask: both hosts ask first, and the
 # mask bgone adds is named so that it reads as a mask in the Layers list.
