@@ -37,3 +37,11 @@ def test_refine_edges_spends_most_of_its_bar_refining(progress):
     track = Tracker(REFINE_STAGES)
     assert track("refine", 0.0) < 0.25 and track("refine", 0.5) > 0.4 and track("refine", 1.0) < 1.0
     assert track("foreground", 1.0) == 1.0
+
+
+def test_a_stage_that_never_comes_leaves_no_gap(progress):
+    """No download (the model is installed): the model's stage starts the bar at 0, and a
+    job without refinement still fills it."""
+    track = progress.Tracker(progress.REMOVE_STAGES)
+    assert track("inference", 0.0) == 0.0 and 0.0 < track("inference", 1.0) < 0.6
+    assert track("upsample", 1.0) <= track("foreground", 0.5) < track("foreground", 1.0) == 1.0
