@@ -107,6 +107,7 @@ def test_procedure_registration(plugin, fake):
     assert proc.sensitivity & Gimp.ProcedureSensitivityMask.DRAWABLES
     args = proc.arguments
     assert args["model"] == {"kind": "string", "default": ""}
+    assert proc.texts["output"][0] == "Out_put"  # not "_O": that is the dialog's OK
     assert args["refine"]["default"] == "fast" and args["refine"]["choices"] == [
         "none",
         "fast",
@@ -430,3 +431,73 @@ def test_real_client_with_fake_worker_process(plugin, fake, fake_core, monkeypat
     assert status(fake, res) == Gimp.PDBStatusType.EXECUTION_ERROR
     assert "not installed" in res.index(1) and "internet" in res.index(1)
     assert img.snapshot() == before
+
+
+class _FakeGtk:
+    """Just enough of Gtk for the replace-mask question: records what the box showed and
+    answers with the response of the button whose label is ``click``."""
+
+    class MessageType:
+        QUESTION = "question"
+
+    class ButtonsType:
+        NONE = "none"
+
+    class ResponseType:
+        CANCEL, ACCEPT = -6, -3
+
+    def __init__(self, click):
+        gtk = self
+
+        class MessageDialog:
+            def __init__(self, **kw):
+                self.kw, self.buttons, self.detail, self.destroyed = kw, [], None, False
+                gtk.shown = self
+
+            def add_button(self, label, response):
+                self.buttons.append((label, response))
+
+            def set_default_response(self, response):
+                self.default = response
+
+            def format_secondary_text(self, text):
+                self.detail = text
+
+            def run(self):
+                return dict(self.buttons).get(click, -4)  # -4: the window was closed
+
+            def destroy(self):
+                self.destroyed = True
+
+        self.MessageDialog = MessageDialog
+
+
+@pytest.mark.parametrize("click, go", [("_Replace", True), ("_Cancel", False), ("close", False)])
+def test_replace_mask_prompt_has_a_title_and_a_replace_button(plugin, click, go):
+    from bgone_client import choices
+
+    gtk = _FakeGtk(click)
+    assert plugin._confirm_replace(gtk, ["photo"]) is go
+    box = gtk.shown
+    assert box.kw["title"] == choices.REPLACE_MASK_TITLE and box.kw["text"] == "Replace the existing mask?"
+    assert [label for label, _ in box.buttons] == ["_Cancel", "_Replace"]
+    assert box.default == gtk.ResponseType.ACCEPT and "'photo' already has a mask" in box.detail
+    assert box.destroyed
+
+
+# what GimpProcedureDialog puts next to them: "_Help", "_Reset", "_Cancel", "_OK"
+DIALOG_MNEMONICS = {"h", "r", "c", "o"}
+
+
+@pytest.mark.parametrize("which", ["plug-in-bgone-remove-background", "plug-in-bgone-refine-edges"])
+def test_dialog_labels_have_distinct_mnemonics_and_user_words(plugin, which):
+    from bgone_client import choices
+
+    proc = plugin.BgoneRemoveBackground().do_create_procedure(which)
+    keys = [label[label.index("_") + 1].lower() for label, _ in proc.texts.values()]
+    assert len(set(keys)) == len(keys) and not set(keys) & DIALOG_MNEMONICS, keys
+    for label, tooltip in proc.texts.values():
+        assert tooltip[:1].isupper() and tooltip.endswith("."), f"{label}: {tooltip!r}"
+        assert "`" not in tooltip and "none, fast" not in tooltip and "empty =" not in tooltip
+    if which == plugin.PROC_NAME:
+        assert proc.texts["refine"][1] == choices.REFINE_HELP and proc.texts["model"][1] == choices.MODEL_HELP

@@ -20,6 +20,28 @@ OUTPUTS, DEFAULT_OUTPUT = tuple(c[0] for c in OUTPUT_CHOICES), "mask"
 
 DEFAULT_MODEL_LABEL = "Default (best installed model)"
 
+# The arguments' help, shown as tooltips next to the choices above.
+MODEL_HELP = "The model that finds the subject. The default takes the best model already installed."
+REFINE_HELP = "How much care goes into soft edges such as hair and fur. More care takes longer."
+OUTPUT_HELP = "What bgone makes: a mask on the layer, a selection, or a new cut-out layer."
+REFINE_OUTPUT_HELP = "What bgone makes: the refined mask in its place, or a new cut-out layer."
+
+# A second Remove Background on a layer that already has a mask: both hosts ask first, and the
+# mask bgone adds is named so that it reads as a mask in the Layers list.
+MASK_NAME = "bgone mask"
+REPLACE_MASK_TITLE = "Replace the mask?"
+REPLACE_MASK_BUTTON = "Replace"
+
+
+def replace_mask_question(names: list) -> tuple:
+    """(question, detail) a host asks before a new mask replaces the existing ones."""
+    quoted = ", ".join("'{}'".format(n) for n in names)
+    return (
+        "Replace the existing mask?",
+        "{} already {} a mask. bgone's new mask replaces it, so the two do not add up and thin "
+        "the edges. Edit > Undo brings the old one back.".format(quoted, "has" if len(names) == 1 else "have"),
+    )
+
 # Refine Edges (issue 13): what it can write, and its settings as
 # (id, label, help, minimum, maximum, default), whole pixels. Band 0 means automatic.
 REFINE_EDGES_LABEL = "Refine Edges"

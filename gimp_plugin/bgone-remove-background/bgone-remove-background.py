@@ -45,6 +45,7 @@ from bgone_client import choices, layerops  # noqa: E402
 
 PROC_NAME = "plug-in-bgone-remove-background"
 REFINE_PROC_NAME = "plug-in-bgone-refine-edges"
+OUTPUT_LABEL = "Out_put"  # "_O" is the dialogs' OK button
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -344,11 +345,30 @@ def _dialog(procedure, config, models, image, layers):
 
     GimpUi.init("bgone-remove-background")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "Remove Background")
-    combo = Gtk.ComboBoxText()
+    row = _model_row(Gtk, config, models)
+    dialog.get_content_area().pack_start(row, False, False, 0)
+    dialog.fill(["refine", "output"])
+    ok = dialog.run()
+    dialog.destroy()
+    if not ok:
+        return False
+    output = normalize_choice(config.get_property("output"), choices.OUTPUTS, choices.DEFAULT_OUTPUT)
+    masked = [lay.get_name() for lay in layers if lay.get_mask() is not None]
+    if output == "mask" and masked and not _confirm_replace(Gtk, masked):
+        return False
+    return True
+
+
+def _model_row(Gtk, config, models):  # noqa: N803 (the Gtk module, imported by the dialog)
+    """The Model row: label and list side by side like GIMP's rows below it, the model's notes
+    under them. The list is bound to the "model" setting both ways, so Reset (to the last used
+    or the factory values) moves it too."""
+    config.set_property("model", choices.pick_model(models, config.get_property("model")))
+    combo = Gtk.ComboBoxText(hexpand=True)
     combo.append("", choices.DEFAULT_MODEL_LABEL)
     for m in models:
         combo.append(m.get("name"), choices.model_label(m))
-    combo.set_active_id(choices.pick_model(models, config.get_property("model")))
+    combo.set_tooltip_text(choices.MODEL_HELP)
     notes = Gtk.Label(xalign=0.0)
     notes.set_line_wrap(True)
     notes.set_max_width_chars(60)
@@ -358,37 +378,34 @@ def _dialog(procedure, config, models, image, layers):
         notes.set_text(choices.model_notes(m))
 
     combo.connect("changed", on_changed)
+    config.bind_property("model", combo, "active-id",
+                         GObject.BindingFlags.BIDIRECTIONAL | GObject.BindingFlags.SYNC_CREATE)
     on_changed(combo)
-    box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
     label = Gtk.Label(label="_Model", use_underline=True, xalign=0.0)
     label.set_mnemonic_widget(combo)
-    for w in (label, combo, notes):
-        box.pack_start(w, False, False, 0)
-    box.set_border_width(12)
-    box.show_all()
-    dialog.get_content_area().pack_start(box, False, False, 0)
-    dialog.fill(["refine", "output"])
-    ok = dialog.run()
-    if ok:
-        config.set_property("model", combo.get_active_id() or "")
-    dialog.destroy()
-    if not ok:
-        return False
-    output = normalize_choice(config.get_property("output"), choices.OUTPUTS, choices.DEFAULT_OUTPUT)
-    masked = [lay.get_name() for lay in layers if lay.get_mask() is not None]
-    if output == "mask" and masked:
-        ask = Gtk.MessageDialog(
-            message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.OK_CANCEL,
-            text="Replace the existing layer mask?",
-        )
-        ask.format_secondary_text(
-            "{} already {} a layer mask. bgone's mask replaces it (Edit > Undo brings it back)."
-            .format(", ".join("'{}'".format(n) for n in masked), "has" if len(masked) == 1 else "have"))
-        answer = ask.run()
-        ask.destroy()
-        if answer != Gtk.ResponseType.OK:
-            return False
-    return True
+    line = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+    line.pack_start(label, False, False, 0)
+    line.pack_start(combo, True, True, 0)
+    row = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+    row.pack_start(line, False, False, 0)
+    row.pack_start(notes, False, False, 0)
+    row.set_border_width(12)
+    row.show_all()
+    return row
+
+
+def _confirm_replace(Gtk, names):  # noqa: N803 (the Gtk module, imported by the dialog)
+    """Asks whether bgone's mask may replace the layers' masks (the words Krita uses too)."""
+    question, detail = choices.replace_mask_question(names)
+    ask = Gtk.MessageDialog(message_type=Gtk.MessageType.QUESTION, buttons=Gtk.ButtonsType.NONE,
+                            text=question, title=choices.REPLACE_MASK_TITLE)
+    ask.add_button("_Cancel", Gtk.ResponseType.CANCEL)
+    ask.add_button("_" + choices.REPLACE_MASK_BUTTON, Gtk.ResponseType.ACCEPT)
+    ask.set_default_response(Gtk.ResponseType.ACCEPT)
+    ask.format_secondary_text(detail)
+    answer = ask.run()
+    ask.destroy()
+    return answer == Gtk.ResponseType.ACCEPT
 
 
 def run(procedure, run_mode, image, drawables, config, data):
@@ -513,7 +530,7 @@ class BgoneRemoveBackground(Gimp.PlugIn):
                 procedure.add_int_argument(ident, "_" + label, help_text, low, high, default,
                                            GObject.ParamFlags.READWRITE)
             procedure.add_choice_argument(
-                "output", "_Output", "What to create: mask or layer", _choice(choices.REFINE_OUTPUT_CHOICES),
+                "output", OUTPUT_LABEL, choices.REFINE_OUTPUT_HELP, _choice(choices.REFINE_OUTPUT_CHOICES),
                 choices.DEFAULT_REFINE_OUTPUT, GObject.ParamFlags.READWRITE)
             return procedure
         procedure.set_documentation(
@@ -524,13 +541,12 @@ class BgoneRemoveBackground(Gimp.PlugIn):
             "for the default), refine (none, fast, best), output (mask, selection, layer).",
             name)
         procedure.add_string_argument(
-            "model", "_Model", "bgone model name (see `bgone models list`); empty = default",
-            "", GObject.ParamFlags.READWRITE)
+            "model", "_Model", choices.MODEL_HELP, "", GObject.ParamFlags.READWRITE)
         procedure.add_choice_argument(
-            "refine", "_Edge refinement", "Edge refinement: none, fast or best",
+            "refine", "_Edge refinement", choices.REFINE_HELP,
             _choice(choices.REFINE_CHOICES), choices.DEFAULT_REFINE, GObject.ParamFlags.READWRITE)
         procedure.add_choice_argument(
-            "output", "_Output", "What to create: mask, selection or layer",
+            "output", OUTPUT_LABEL, choices.OUTPUT_HELP,
             _choice(choices.OUTPUT_CHOICES), choices.DEFAULT_OUTPUT, GObject.ParamFlags.READWRITE)
         return procedure
 

@@ -32,6 +32,7 @@ def _register() -> None:
         return
     import functools
 
+    from .ask import confirm_replace
     from .connection import HOLDER
     from .controller import Controller
     from .docker import DOCKER_ID, BgoneDocker
@@ -39,6 +40,7 @@ def _register() -> None:
     from .qt import QTimer
 
     controller = Controller(Krita.instance, HOLDER, lambda ms, fn: QTimer.singleShot(ms, fn))
+    controller.confirm = confirm_replace
     app.addExtension(BgoneExtension(app, controller))
     docker = functools.partial(BgoneDocker, controller)  # Krita calls it for each window
     app.addDockWidgetFactory(DockWidgetFactory(DOCKER_ID, DockWidgetFactoryBase.DockRight, docker))

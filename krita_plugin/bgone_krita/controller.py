@@ -13,10 +13,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from bgone_client.choices import stage_text
+from bgone_client.choices import replace_mask_question, stage_text
 
 from . import connection, layers, outputs, refine, settings
 from .errors import RemoveBackgroundError, as_error
+from .progress import REFINE_STAGES, REMOVE_STAGES, Tracker
 from .texts import done_text
 
 if TYPE_CHECKING:  # annotations only: Krita 5.1 bundles Python 3.8
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # annotations only: Krita 5.1 bundles Python 3.8
 
     Listener = Callable[[str, float, str], None]  # (state, fraction, text); running/done/error/cancelled
     Schedule = Callable[[int, Callable[[], None]], None]  # (milliseconds, callback)
+    Confirm = Callable[[str, str], bool]  # (question, detail) -> go ahead?
 
 POLL_MS = 50
 
@@ -34,9 +36,11 @@ class Job:
     def __init__(self, holder: connection.WorkerHolder, document: Any, source: Any, options: Any,
                  request: Optional[Callable[..., bytes]] = None,
                  apply: Optional[Callable[[Any, bytes], Any]] = None,
-                 describe: Optional[Callable[[float], str]] = None) -> None:  # fmt: skip
+                 describe: Optional[Callable[[float], str]] = None,
+                 stages: tuple = REMOVE_STAGES) -> None:  # fmt: skip
         """request(progress, cancelled) -> result bytes, apply(app, result) -> what was made
-        and describe(seconds) -> the done line; by default those of a background removal."""
+        and describe(seconds) -> the done line; by default those of a background removal.
+        stages: the engine stages the request runs, for one bar over all of them."""
         self.document = document
         self.source = source
         self.options = options
@@ -46,6 +50,7 @@ class Job:
         self.apply = apply or (lambda app, result: outputs.apply(app, document, source, result, options.output))
         self.describe = describe or (lambda seconds: done_text(options.output, source.layer.name(), seconds))
         self.events: queue.Queue = queue.Queue()
+        self.tracker = Tracker(stages)
         self.started = time.perf_counter()
         self._holder = holder
         self._cancel = threading.Event()
@@ -59,7 +64,7 @@ class Job:
 
     def _run(self) -> None:
         def progress(stage: str, fraction: float, message: str = "") -> None:
-            self.events.put(("progress", fraction, stage_text(stage, message)))
+            self.events.put(("progress", self.tracker(stage, fraction), stage_text(stage, message)))
 
         try:
             result = self.request(progress, self._cancel.is_set)
@@ -79,6 +84,16 @@ class Controller:
         self.listeners: list = []
         self.job: Optional[Job] = None
         self.last_result: Any = None
+        self.confirm: Optional[Confirm] = None  # asks before a mask replaces older ones; None: replace
+
+    def _replace_ok(self, source: layers.Source, output: str) -> bool:
+        """True unless the layer has masks that a new one would replace and the user says no."""
+        if output != "mask" or self.confirm is None or not outputs.transparency_masks(source.layer):
+            return True
+        if self.confirm(*replace_mask_question([source.layer.name()])):
+            return True
+        self._emit("cancelled", 0.0, "Cancelled. The image was not changed.")
+        return False
 
     @property
     def busy(self) -> bool:
@@ -99,6 +114,8 @@ class Controller:
             source = layers.prepare(app, document, node)
         except Exception as exc:
             self._emit("error", 0.0, str(as_error(exc)))
+            return False
+        if not self._replace_ok(source, opts.output):
             return False
         self.job = Job(self.holder, document, source, opts)
         self._emit("running", 0.0, "Starting…")
@@ -125,7 +142,8 @@ class Controller:
         self.job = Job(self.holder, document, source, opts,
                        request=lambda progress, cancelled: refine.request(self.holder, source, opts, progress, cancelled),
                        apply=lambda app, result: refine.apply(app, document, source, result, opts.output),
-                       describe=lambda seconds: refine.done_text(source, opts.output, seconds))  # fmt: skip
+                       describe=lambda seconds: refine.done_text(source, opts.output, seconds),
+                       stages=REFINE_STAGES)  # fmt: skip
         self._emit("running", 0.0, "Starting…")
         self.job.start()
         self._schedule(POLL_MS, self.poll)

@@ -27,6 +27,15 @@ def _choice_box(parent: Any, items: tuple) -> Any:
     return box
 
 
+def _narrow(box: Any) -> Any:
+    """A combo box that may be narrower than its longest entry (the docker's smallest width
+    is the user's to choose); the whole entry shows in the open list and as its tooltip."""
+    box.setSizeAdjustPolicy(qt.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(10)
+    box.view().setTextElideMode(qt.Qt.TextElideMode.ElideNone)
+    return box
+
+
 class BgoneDocker(DockWidget):
     def __init__(self, controller: Any) -> None:
         super().__init__()
@@ -36,24 +45,30 @@ class BgoneDocker(DockWidget):
         root = qt.QWidget(self)
         layout = qt.QVBoxLayout(root)
         form = qt.QFormLayout()
-        self.model_box = qt.QComboBox(root)
+        form.setRowWrapPolicy(qt.QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.model_box = _narrow(qt.QComboBox(root))
         self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
+        self.model_box.setToolTip(choices.MODEL_HELP)
+        # under the choices at the docker's full width, wrapped: never cut off in a narrow dock
         self.licence = qt.QLabel("", root)
         self.licence.setWordWrap(True)
         self.licence.setStyleSheet("color: #d08000;")
-        self.refine_box = _choice_box(root, choices.REFINE_CHOICES)
-        self.output_box = _choice_box(root, choices.OUTPUT_CHOICES)
+        self.licence.setSizePolicy(qt.QSizePolicy.Policy.Ignored, qt.QSizePolicy.Policy.Minimum)
+        self.refine_box = _narrow(_choice_box(root, choices.REFINE_CHOICES))
+        self.output_box = _narrow(_choice_box(root, choices.OUTPUT_CHOICES))
         form.addRow("Model", self.model_box)
-        form.addRow("", self.licence)
         form.addRow("Edges", self.refine_box)
         form.addRow("Output", self.output_box)
         layout.addLayout(form)
+        layout.addWidget(self.licence)
+        self.licence.hide()
         self.run_button = qt.QPushButton("Remove background", root)
         layout.addWidget(self.run_button)
         row = qt.QHBoxLayout()
         self.progress = qt.QProgressBar(root)
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
+        self.progress.setTextVisible(False)  # idle: no "0%"
         self.cancel_button = qt.QPushButton("Cancel", root)
         self.cancel_button.setEnabled(False)
         row.addWidget(self.progress)
@@ -65,7 +80,13 @@ class BgoneDocker(DockWidget):
         self.status.setTextInteractionFlags(qt.Qt.TextInteractionFlag.TextSelectableByMouse)  # users can copy the error
         layout.addWidget(self.status)
         layout.addStretch(1)
-        self.setWidget(root)
+        scroll = qt.QScrollArea(self)  # a short dock scrolls rather than cutting text off
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(qt.QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(qt.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(root)
+        scroll.setMinimumWidth(root.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self.setWidget(scroll)
         self._load_saved()
         self.run_button.clicked.connect(self.on_run)
         self.cancel_button.clicked.connect(self.controller.cancel)
@@ -145,7 +166,11 @@ class BgoneDocker(DockWidget):
     def on_choice(self, _index: int = 0) -> None:
         settings.save_options(Krita.instance(), self.options())
         info = next((m for m in self.models if m.get("name") == self.model_box.currentData()), None)
-        self.licence.setText(choices.licence_warning(info))
+        warning = choices.licence_warning(info)
+        self.licence.setText(warning)
+        self.licence.setVisible(bool(warning))
+        notes = choices.model_notes(info)
+        self.model_box.setToolTip(self.model_box.currentText() + "\n" + notes if info else notes)
 
     def on_models(self, models: Optional[list], error: Optional[str]) -> None:
         if error:
@@ -158,6 +183,8 @@ class BgoneDocker(DockWidget):
         self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
         for info in self.models:
             self.model_box.addItem(choices.model_label(info), info.get("name"))
+            self.model_box.setItemData(self.model_box.count() - 1, choices.model_notes(info),
+                                       qt.Qt.ItemDataRole.ToolTipRole)  # fmt: skip
         self._select(self.model_box, choices.pick_model(self.models, self._saved_model))
         self.model_box.blockSignals(False)
         self.on_choice()
@@ -172,5 +199,8 @@ class BgoneDocker(DockWidget):
         self.run_button.setEnabled(not running)
         self.refine_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        # the bar shows a running job only: idle, or once the line below says how it ended, it
+        # is empty (no "0%", no "100%" left standing after an Undo)
+        self.progress.setTextVisible(running)
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000) if running else 0)
         self.status.setText(text)

@@ -20,6 +20,7 @@ class BgoneExtension(Extension):
     def __init__(self, parent: Any, controller: Any) -> None:
         super().__init__(parent)
         self.controller = controller
+        self._shown = None  # the stage text last shown while a job runs
 
     def setup(self) -> None:
         self.controller.listeners.append(self.on_state)
@@ -40,10 +41,22 @@ class BgoneExtension(Extension):
         self.controller.start_refine_active()
 
     def on_state(self, state: str, fraction: float, text: str) -> None:
-        """A floating message on the canvas, so the action is usable with the docker closed."""
-        if state not in ("done", "error", "cancelled"):
+        """Floating messages on the canvas, so the action is usable with the docker closed:
+        each new stage while working (Krita has no progress bar for Python plug-ins), then
+        how it ended."""
+        if state == "running":
+            line = f"{text} ({fraction:.0%})" if fraction > 0.0 else text
+            if text == self._shown:
+                return
+            self._shown = text
+            self._show(line, 10000, 1)
             return
+        self._shown = None
+        self._show(text, 6000 if state == "error" else 3000, 1)
+
+    @staticmethod
+    def _show(text: str, ms: int, priority: int) -> None:
         window = Krita.instance().activeWindow()
         view = window.activeView() if window is not None else None
         if view is not None:
-            view.showFloatingMessage(text, QIcon(), 6000 if state == "error" else 3000, 1)
+            view.showFloatingMessage(text, QIcon(), ms, priority)

@@ -4,6 +4,8 @@ Everything that can fail (colour conversion, byte juggling) runs before the docu
 touched. Checked in real Krita 5.2 (tests/hosts/test_krita_host.py):
 - Node.addChildNode is one undo command, and pixels written into the new node before it is
   added travel with it: a mask or a new layer goes away with one Edit > Undo.
+- Node.remove is one undo command too: a mask that replaces older ones (the controller asks
+  first) takes one more Edit > Undo to bring them back.
 - Document.setSelection is NOT recorded in the undo history. So in a window, the selection
   output first triggers Krita's own undoable "Deselect" (when something is selected) or
   "Select All" (when nothing is): one Edit > Undo then restores exactly the selection the
@@ -15,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bgone_client.choices import MASK_NAME
+
 from . import colour, pixels
 from .errors import RemoveBackgroundError
 from .layers import Source
 
-MASK_NAME = "Background removed"
 LAYER_SUFFIX = " (background removed)"
 
 
@@ -46,9 +49,16 @@ def _add_mask(document: Any, source: Source, alpha: bytes) -> Any:
     full = pixels.embed(alpha, source.rect, outer)
     mask = document.createTransparencyMask(MASK_NAME)
     mask.setPixelData(full, outer.x, outer.y, outer.w, outer.h)
+    for old in transparency_masks(source.layer):  # stacked masks multiply and thin the edges
+        old.remove()
     source.layer.addChildNode(mask, None)  # the undoable step
     _settle(document)
     return mask
+
+
+def transparency_masks(layer: Any) -> list:
+    """The layer's own transparency masks: the ones a new bgone mask replaces."""
+    return [n for n in layer.childNodes() if n.type() == "transparencymask"]
 
 
 def _add_layer(app: Any, document: Any, source: Source, cutout: bytes) -> Any:

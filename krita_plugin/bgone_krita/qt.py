@@ -27,4 +27,5 @@ QIcon = _gui.QIcon
 QWidget, QLabel, QComboBox, QPushButton = _widgets.QWidget, _widgets.QLabel, _widgets.QComboBox, _widgets.QPushButton
 QProgressBar, QFormLayout = _widgets.QProgressBar, _widgets.QFormLayout
 QHBoxLayout, QVBoxLayout = _widgets.QHBoxLayout, _widgets.QVBoxLayout
-QGroupBox, QSpinBox = _widgets.QGroupBox, _widgets.QSpinBox
+QGroupBox, QSpinBox, QMessageBox = _widgets.QGroupBox, _widgets.QSpinBox, _widgets.QMessageBox
+QSizePolicy, QScrollArea, QFrame = _widgets.QSizePolicy, _widgets.QScrollArea, _widgets.QFrame

@@ -635,6 +635,7 @@ class Procedure:
     def __init__(self, plugin, name: str, proc_type, run_func, data) -> None:
         self.plugin, self.name, self.proc_type, self.run_func = plugin, name, proc_type, run_func
         self.arguments: dict[str, dict] = {}
+        self.texts: dict[str, tuple] = {}  # argument -> (label with its mnemonic, tooltip)
         self.menu_paths: list[str] = []
         self.menu_label = None
         self.image_types = None
@@ -665,16 +666,19 @@ class Procedure:
 
     def add_string_argument(self, name, label, blurb, default, flags) -> None:
         self.arguments[name] = {"kind": "string", "default": default}
+        self.texts[name] = (label, blurb)
 
     def add_int_argument(self, name, label, blurb, minimum, maximum, default, flags) -> None:
         if not minimum <= default <= maximum:
             raise GimpCallError(f"int default {default} outside {minimum}..{maximum}")
         self.arguments[name] = {"kind": "int", "default": default, "range": (minimum, maximum)}
+        self.texts[name] = (label, blurb)
 
     def add_choice_argument(self, name, label, blurb, choice, default, flags) -> None:
         if default not in choice.nicks():
             raise GimpCallError(f"choice default {default!r} not among {choice.nicks()}")
         self.arguments[name] = {"kind": "choice", "default": default, "choices": choice.nicks()}
+        self.texts[name] = (label, blurb)
 
     def create_config(self) -> Config:
         return Config({k: v["default"] for k, v in self.arguments.items()})

@@ -182,7 +182,8 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     k = krita_job
     status = k["job"] / "probe.json"
     status.unlink(missing_ok=True)
-    env = dict(k["env"], BGONE_PROBE_REPORT=f"{JOB}/probe.json", BGONE_PROBE_IMAGE=k["photo"])
+    env = dict(k["env"], BGONE_PROBE_REPORT=f"{JOB}/probe.json", BGONE_PROBE_IMAGE=k["photo"],
+               BGONE_PROBE_SHOTS=f"{JOB}/shots")
     proc = k["root"].run([*XVFB, "krita", "--nosplash"], env=env, timeout=600, network=False)
     assert status.is_file(), f"the probe did not report (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
     report = json.loads(status.read_text())
@@ -193,12 +194,32 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     assert report["docker_widget"] is True
     assert any(m.startswith("u2netp (") and "installed" in m for m in report["docker_models"]), report["docker_models"]
     runs = {r["output"]: r for r in report["runs"]}
-    for output in ("mask", "layer", "selection"):
+    for output in ("mask", "layer", "selection", "replace"):
         run = runs[output]
         assert run.get("state") == "done", run
         assert run["states"][0][0] == "running" and "Ctrl+Z" in run["states"][-1][2]
-        assert run["after_undo"] == run["before"], f"{output}: one Edit > Undo ({run.get('undo_text')}) did not restore the image"
+        undone_to = run["first_run"] if output == "replace" else run["before"]  # replace: back to the old mask
+        assert run["after_undo"] == undone_to, f"{output}: Edit > Undo ({run.get('undo_text')}) did not restore the image"
     assert runs["mask"]["after_run"]["masks"] == ["transparencymask"]
+    assert runs["mask"]["mask_names"] == ["bgone mask"]
+    # the bar: hidden text when idle, rising through the stages, emptied at the end
+    assert report["idle_bar_text"] is False
+    lic = report["licence"]
+    assert lic["visible"] and "CC BY-NC 4.0" in lic["text"] and lic["width"] <= lic["docker_width"], lic
+    assert lic["height"] >= lic["needed"], f"the licence warning is cut off at the docker's smallest width: {lic}"
+    fractions = [f for st, f, _ in runs["mask"]["states"] if st == "running"]
+    assert fractions == sorted(fractions) and any(0.0 < f < 1.0 for f in fractions), fractions
+    assert runs["mask"]["bar_after"] == [0, False]
+    # a second run asks, and Replace leaves one mask; two Undo steps (remove, add) bring the old one back
+    replace = runs["replace"]
+    assert replace["asked"] == ["Replace the mask?", "Replace the existing mask?", ["Cancel", "Replace"]]
+    assert replace["first_run"]["masks"] == ["transparencymask"]
+    assert replace["after_run"]["masks"] == ["transparencymask"] and replace["mask_names"] == ["bgone mask"]
+    shots = k["job"] / "shots"
+    screens = REPO / "bench" / "out" / "screens"
+    if shots.is_dir() and screens.is_dir():
+        for shot in shots.glob("*.png"):
+            shutil.copy(shot, screens / shot.name)
     assert runs["layer"]["after_run"]["layers"][-1].endswith("(background removed)")
     assert runs["selection"]["after_run"]["selection"] is not None
     assert runs["selection"]["before"]["selection"] is None
@@ -471,6 +492,13 @@ from PyQt5.QtCore import QTimer
 
 REPORT = os.environ.get("BGONE_PROBE_REPORT")
 IMAGE = os.environ.get("BGONE_PROBE_IMAGE")
+SHOTS = os.environ.get("BGONE_PROBE_SHOTS")
+
+
+def shoot(widget, name):
+    if SHOTS and widget is not None:
+        os.makedirs(SHOTS, exist_ok=True)
+        widget.grab().save(os.path.join(SHOTS, name))
 state = {"started": False}
 report = {"runs": []}
 
@@ -544,7 +572,7 @@ def start():
     app.activeWindow().addView(doc)
     layer = [n for n in doc.topLevelNodes() if n.type() == "paintlayer"][0]
     doc.setActiveNode(layer)
-    steps = ["mask", "layer", "selection"]
+    steps = ["mask", "layer", "selection", "replace"]
     deadline = time.monotonic() + 120
 
     @guard
@@ -552,9 +580,35 @@ def start():
         if docker.model_box.count() > 1 or time.monotonic() > deadline:
             report["docker_models"] = [docker.model_box.itemText(i) for i in range(docker.model_box.count())]
             report["docker_status"] = docker.status.text()
+            report["idle_bar_text"] = docker.progress.isTextVisible()
+            shoot(docker, "krita-docker-idle.png")
+            licence_check()
             QTimer.singleShot(500, next_step)
         else:
             QTimer.singleShot(200, wait_models)
+
+    def licence_check():
+        """A non-commercial model chosen in the docker at its smallest width: the warning is
+        shown whole (the list and the choice are put back before the runs)."""
+        from PyQt5.QtWidgets import QApplication
+
+        models = list(docker.models)
+        nc = {"name": "nc-probe", "size_label": "973 MB", "installed": False, "commercial_use": False,
+              "license": "CC BY-NC 4.0"}
+        docker.on_models(models + [nc], None)
+        docker.model_box.setCurrentIndex(docker.model_box.findData("nc-probe"))
+        old_size = docker.size()
+        docker.resize(docker.minimumSizeHint().width(), max(old_size.height(), 600))
+        QApplication.processEvents()
+        label = docker.licence
+        report["licence"] = {"text": label.text(), "visible": label.isVisible(), "width": label.width(),
+                             "height": label.height(), "needed": label.heightForWidth(label.width()),
+                             "docker_width": docker.width()}
+        shoot(docker, "krita-docker-licence-narrow.png")
+        docker.on_models(models, None)
+        docker.model_box.setCurrentIndex(0)
+        docker.on_choice()
+        docker.resize(old_size)
 
     @guard
     def next_step():
@@ -566,28 +620,59 @@ def start():
         step = {"output": output, "states": [], "before": scene(doc, layer)}
         report["runs"].append(step)
 
+        clicks = {"n": 2 if output == "replace" else 1}
+
         def on_state(st, fraction, text):
             step["states"].append([st, round(fraction, 3), text])
+            if st == "running" and 0.3 < fraction < 1.0 and "shot" not in step:
+                step["shot"] = True
+                shoot(docker, "krita-docker-%s-running.png" % output)
             if st in ("done", "error", "cancelled"):
                 step["state"] = st
+                step["bar_after"] = [docker.progress.value(), docker.progress.isTextVisible()]
+                clicks["n"] -= 1
+                if st == "done" and clicks["n"] > 0:  # the second Remove Background: answer the question
+                    QTimer.singleShot(200, guard(lambda: again(step)))
+                    return
                 controller.listeners.remove(on_state)
                 if st != "done":
                     QTimer.singleShot(0, lambda: finish(4))
                     return
-                QTimer.singleShot(1000, lambda: undo_then(step))
+                shoot(docker, "krita-docker-%s-done.png" % output)
+                QTimer.singleShot(1000, lambda: undo_then(step, 2 if output == "replace" else 1))
 
         controller.listeners.append(on_state)
-        docker.output_box.setCurrentIndex(docker.output_box.findData(output))
+        docker.output_box.setCurrentIndex(docker.output_box.findData("mask" if output == "replace" else output))
         docker.run_button.click()  # the user's path: the docker's own button
 
+    def again(step):
+        from PyQt5.QtWidgets import QApplication
+
+        step["first_run"] = scene(doc, layer)
+
+        @guard
+        def answer():
+            box = QApplication.activeModalWidget()
+            if box is None:
+                QTimer.singleShot(100, answer)
+                return
+            step["asked"] = [box.windowTitle(), box.text(), sorted(b.text().replace("&", "") for b in box.buttons())]
+            shoot(box, "krita-replace-mask.png")
+            next(b for b in box.buttons() if b.text().replace("&", "") == "Replace").click()
+
+        QTimer.singleShot(300, answer)
+        docker.run_button.click()  # blocks in the question until answer() clicks Replace
+
     @guard
-    def undo_then(step):
+    def undo_then(step, times=1):
         doc.waitForDone()
         step["after_run"] = scene(doc, layer)
+        step["mask_names"] = [n.name() for n in layer.childNodes()]
         undo = Krita.instance().action("edit_undo")
         step["undo_text"] = undo.text()  # Krita names the step it will undo
-        undo.trigger()
-        doc.waitForDone()
+        for _ in range(times):
+            undo.trigger()
+            doc.waitForDone()
         QTimer.singleShot(300, guard(lambda: (step.__setitem__("after_undo", scene(doc, layer)), next_step())))
 
     QTimer.singleShot(500, wait_models)

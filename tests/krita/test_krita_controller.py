@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from bgone_client import ClientError
+from bgone_client import ClientError, choices
 from fakeworker import FakeWorker
 from kritatest import make_controller, photo
 
@@ -34,7 +34,45 @@ def test_controller_runs_off_the_gui_thread_and_applies_on_it(kr, app):
         and "Ctrl+Z" in states[-1][2]
         and "Undo" in states[-1][2]
     )
-    assert doc.undo_log == [("add", "transparencymask", "Background removed")]
+    assert doc.undo_log == [("add", "transparencymask", "bgone mask")]
+
+
+def _masked_doc(app):
+    doc = app.createDocument(20, 20, "t", "RGBA", "U8", "", 72.0)
+    layer = doc.add_layer("Background")
+    layer.fill(photo(20, 20))
+    app.active_doc = doc
+    return doc, layer
+
+
+def test_second_removal_asks_and_a_no_leaves_the_document_alone(kr, app):
+    ctl, loop, states = make_controller(kr, FakeWorker())
+    asked = []
+    ctl.confirm = lambda question, detail: asked.append((question, detail)) or False
+    doc, layer = _masked_doc(app)
+    assert ctl.start(doc, layer)
+    loop.run_until(lambda: not ctl.busy)
+    assert asked == [], "a layer without a mask needs no question"
+    before = doc.snapshot()
+    assert not ctl.start(doc, layer)  # the second run: asked, and told no
+    assert len(asked) == 1 and "'Background'" in asked[0][1] and "replaces" in asked[0][1]
+    assert asked[0][0] == choices.replace_mask_question(["Background"])[0]
+    assert states[-1][0] == "cancelled" and not ctl.busy
+    assert doc.snapshot() == before
+
+
+def test_second_removal_replaces_the_mask_when_told_to(kr, app):
+    ctl, loop, _ = make_controller(kr, FakeWorker())
+    ctl.confirm = lambda question, detail: True
+    doc, layer = _masked_doc(app)
+    for _ in range(2):
+        assert ctl.start(doc, layer)
+        loop.run_until(lambda: not ctl.busy)
+    masks = [n for n in layer.childNodes() if n.type() == "transparencymask"]
+    assert [m.name() for m in masks] == [choices.MASK_NAME], "masks were stacked, not replaced"
+    assert masks[0].name() != layer.name()
+    assert doc.undo_log[-2:] == [("remove", "transparencymask", "bgone mask"),
+                                 ("add", "transparencymask", "bgone mask")]  # fmt: skip
 
 
 def test_controller_cancel_leaves_the_document_alone(kr, app):

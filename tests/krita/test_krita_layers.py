@@ -86,7 +86,7 @@ def test_other_depths_go_through_a_converted_copy(kr, app, cs):
     assert layer.cs[:2] == cs and layer.raw(0, 0, 24, 16) == raw_before, "the user's layer changed"
     assert app.documents() == [doc], "the temporary conversion document was left open"
     assert doc.snapshot()[0] == before[0]
-    assert doc.undo_log == [("add", "transparencymask", "Background removed")]
+    assert doc.undo_log == [("add", "transparencymask", "bgone mask")]
 
 
 def test_layer_offset_and_bounds_are_respected(kr, app):

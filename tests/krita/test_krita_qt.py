@@ -106,11 +106,15 @@ def test_docker_button_runs_a_removal_and_reports_progress(gui):
     doc, layer = photo_doc(gui)
     docker = gui.app.docker_factories[0].createDockWidget()
     docker.output_box.setCurrentIndex(docker.output_box.findData("mask"))
+    assert not docker.progress.isTextVisible()  # idle: no "0%"
+    values = []
+    docker.progress.valueChanged.connect(lambda v: values.append(v) if docker.progress.isTextVisible() else None)
     docker.run_button.click()
     assert not docker.run_button.isEnabled() and docker.cancel_button.isEnabled()
     pump(gui, lambda: docker.run_button.isEnabled())
     assert "Ctrl+Z" in docker.status.text(), docker.status.text()
-    assert docker.progress.value() == docker.progress.maximum()
+    assert docker.progress.value() == 0 and not docker.progress.isTextVisible()  # no "100%" left over
+    assert max(values) > 0 and values == sorted(values), f"the bar sat still or went back: {values}"
     assert [n.type() for n in layer.childNodes()] == ["transparencymask"]
     assert gui.worker.calls[-1]["output"] == "alpha"
     assert any("Ctrl+Z" in m for m in gui.app.messages)  # the action's floating message too
@@ -119,6 +123,56 @@ def test_docker_button_runs_a_removal_and_reports_progress(gui):
 def test_tools_menu_action_works_with_the_docker_closed(gui):
     doc, layer = photo_doc(gui)
     gui.extension.trigger()
-    pump(gui, lambda: gui.app.messages)
+    pump(gui, lambda: gui.app.messages and "Ctrl+Z" in gui.app.messages[-1])
     assert "Ctrl+Z" in gui.app.messages[-1]
+    assert any(m.startswith(choices.STAGE_TEXTS["inference"]) for m in gui.app.messages[:-1]), \
+        "the stages must show while it works, not only the end"
     assert [n.type() for n in layer.childNodes()] == ["transparencymask"]
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_replace_question_is_a_titled_box_with_a_replace_button(gui, monkeypatch, answer):
+    """controller.confirm is the Qt box: its title, words and buttons are the shared ones."""
+    from bgone_krita import ask
+
+    assert gui.extension.controller.confirm is ask.confirm_replace
+    seen = {}
+
+    def exec_(box):
+        seen["title"], seen["text"] = box.windowTitle(), box.text()
+        seen["buttons"] = sorted(b.text().replace("&", "") for b in box.buttons())
+        wanted = choices.REPLACE_MASK_BUTTON if answer else "Cancel"
+        next(b for b in box.buttons() if b.text().replace("&", "") == wanted).click()
+        return 0
+
+    monkeypatch.setattr(ask.qt.QMessageBox, "exec", exec_)
+    assert ask.confirm_replace(*choices.replace_mask_question(["Background"])) is answer
+    assert seen == {"title": choices.REPLACE_MASK_TITLE, "text": "Replace the existing mask?",
+                    "buttons": ["Cancel", "Replace"]}  # fmt: skip
+
+
+def test_licence_warning_stays_whole_at_the_dockers_smallest_width(gui):
+    """The docker at its own minimum width: the warning wraps inside it (every line shown),
+    and no combo box makes the docker wider than a narrow dock."""
+    docker = gui.app.docker_factories[0].createDockWidget()
+    nc = dict(MODELS[0], name="rmbg", commercial_use=False, license="CC BY-NC 4.0",
+              size_label="973 MB")  # fmt: skip
+    docker.on_models([nc], None)
+    docker.model_box.setCurrentIndex(docker.model_box.findData("rmbg"))
+    warning = choices.licence_warning(nc)
+    assert docker.licence.text() == warning and docker.licence.wordWrap()
+    width = docker.minimumSizeHint().width()
+    assert width < 360, f"the docker cannot be narrower than {width} px"
+    docker.resize(width, 900)
+    docker.show()
+    gui.qapp.processEvents()
+    label = docker.licence
+    viewport = docker.widget().viewport()
+    assert label.isVisible() and label.mapTo(viewport, label.rect().topRight()).x() < viewport.width()
+    assert label.height() >= label.heightForWidth(label.width()), "the warning's last lines are cut off"
+    metrics = label.fontMetrics()
+    assert label.heightForWidth(label.width()) > metrics.height(), "a narrow warning must wrap"
+    assert "non-commercial" in docker.model_box.itemData(1, gui.pkg.docker.qt.Qt.ItemDataRole.ToolTipRole) \
+        or "Non-commercial" in docker.model_box.itemData(1, gui.pkg.docker.qt.Qt.ItemDataRole.ToolTipRole)
+    docker.model_box.setCurrentIndex(0)
+    assert not label.isVisible()  # no warning: no empty orange line either

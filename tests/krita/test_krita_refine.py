@@ -140,7 +140,10 @@ def test_the_controller_runs_a_refine_and_says_what_it_did(kr, app):
     loop.run_until(lambda: not ctl.busy)
     state, fraction, text = states[-1]
     assert state == "done" and "Refined the edges of the mask 'Painted mask'" in text and "Ctrl+Z" in text
-    assert ("running", 1.0, choices.stage_text("refine")) in states
+    from bgone_krita.progress import REFINE_STAGES, Tracker
+
+    end_of_refine = Tracker(REFINE_STAGES)("refine", 1.0)  # one bar over the request's stages
+    assert ("running", end_of_refine, choices.stage_text("refine")) in states
     assert layer.childNodes()[0].raw(0, 0, 20, 16) == subject_alpha(layer, (0, 0, 20, 16))
 
 

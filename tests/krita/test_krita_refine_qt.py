@@ -37,6 +37,7 @@ def test_refine_section_offers_the_shared_settings_and_runs(gui):
 def test_tools_menu_refine_action_works_with_the_docker_closed(gui):
     doc, layer = base.photo_doc(gui)
     gui.extension.trigger_refine()  # the layer's own alpha
-    base.pump(gui, lambda: gui.app.messages)
+    base.pump(gui, lambda: gui.app.messages and "Refined the edges" in gui.app.messages[-1])
+    assert any(m.startswith(choices.stage_text("refine")) for m in gui.app.messages[:-1])  # while it works
     assert "Refined the edges" in gui.app.messages[-1]
     assert [n.name() for n in doc.topLevelNodes()] == ["photo", "photo (edges refined)"]
