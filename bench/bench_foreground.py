@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -45,7 +46,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "core")]
-EVAL = ROOT.parent / "shared" / "eval"
+EVAL = Path(os.environ.get("BGONE_SHARED", ROOT.parent / "shared")) / "eval"
 METHODS = ("none", "ml", "blur")
 COLOURS = (np.array([255, 0, 0], np.float32), np.array([0, 0, 255], np.float32))
 

@@ -11,7 +11,6 @@ HTTP(S)_PROXY and NO_PROXY from the environment.
 from __future__ import annotations
 
 import errno
-import http.client
 import logging
 import os
 import shutil
@@ -21,16 +20,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
-import urllib3
 
 from .checksum import parse_checksum, verify_file
 from .errors import Cancelled, ChecksumMismatch, DownloadError
 from .filelock import FileLock
 from .version import __version__
+
+if TYPE_CHECKING:  # requests and urllib3 load on the first download, not with every command
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +119,8 @@ class _Opts:
 def _fetch(url: str, part: Path, opts: _Opts, progress: ByteProgress | None, cancel: Any,
            session: requests.Session) -> None:
     """One attempt: append to ``part`` from where it ends. Raises _Retry / _NextUrl."""
+    import requests
+
     size, host = opts.size, _host(url)
     limit = size if size is not None else opts.cap
     have = part.stat().st_size if part.exists() else 0
@@ -179,6 +180,9 @@ def _copy_body(resp: requests.Response, part: Path, mode: str, have: int, stop: 
 
     ``read1`` returns whatever has arrived, so a server that drips one byte at a time is seen
     (``read`` would wait for a whole chunk and hide the crawl behind the stall timeout)."""
+    import requests
+    import urllib3
+
     host = _host(resp.url)
     read = getattr(resp.raw, "read1", None) or resp.raw.read
     done = have
@@ -249,6 +253,11 @@ def _causes(e: BaseException) -> list[BaseException]:
 
 def _reason(e: BaseException, host: str) -> tuple[str, str]:
     """(one clause naming the host, retry kind): no library internals, nothing cut mid-word."""
+    import http.client
+
+    import requests
+    import urllib3
+
     causes = _causes(e)
 
     def has(*types: type) -> bool:
@@ -305,6 +314,8 @@ def download(
     not come back within a retry's pause. ``what`` names the file in messages ("the u2netp
     model").
     """
+    import requests
+
     dest = Path(dest)
     what = what or dest.name
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -138,15 +138,6 @@ def _fuse(a: np.ndarray, am: np.ndarray, f: np.ndarray, b: np.ndarray, r: int):
     return fh, bh
 
 
-def _compose(image: np.ndarray, a: np.ndarray, fh: np.ndarray, bh: np.ndarray) -> np.ndarray:
-    """F = F^ + a*(I - a*F^ - (1-a)*B^), clipped to 0..255 (float32, broadcasting)."""
-    f = image - a * fh - (1.0 - a) * bh
-    f *= a
-    f += fh
-    np.clip(f, 0.0, 255.0, out=f)
-    return f
-
-
 def _blur_means(image: np.ndarray, a: np.ndarray, radii: tuple[int, ...]) -> np.ndarray:
     """(h,w,6) float32 [F^, B^] of the last cascade pass; image (h,w,3) uint8, a (h,w) 0..1.
 
@@ -209,13 +200,28 @@ def _blur(image: np.ndarray, alpha: np.ndarray, soft: np.ndarray, h2: int, w2: i
     out = image.copy()
     u8 = alpha.dtype == np.uint8
     for y0, y1, x0, x1, s in _tiles(soft, APPLY_TILE):
-        mv = np.stack(up.channels(y0, y1, x0, x1), axis=2)[s]
-        a = alpha[y0:y1, x0:x1][s].astype(np.float32)[:, None]
+        idx = np.flatnonzero(s)  # one index list, gathered per channel (no 6-channel stack)
+        ch = up.channels(y0, y1, x0, x1)
+        a = alpha[y0:y1, x0:x1].ravel().take(idx).astype(np.float32)
         if u8:
-            a /= np.float32(255.0)
+            a *= np.float32(1 / 255)
+        # F = F^ + a*(I - a*F^ - (1-a)*B^) = a*I + (1-a^2)*F^ - a*(1-a)*B^
+        k_f = 1.0 - a * a
+        k_b = a - a * a
         tile = out[y0:y1, x0:x1]
-        f = _compose(tile[s].astype(np.float32), a, mv[:, :3], mv[:, 3:])
-        tile[s] = (f + 0.5).astype(np.uint8)
+        pix = tile.reshape(-1, 3).take(idx, axis=0)  # tile rows are not contiguous in out
+        res = np.empty(pix.shape, np.float32)
+        tmp = np.empty(idx.shape, np.float32)
+        for c in range(3):
+            f = res[:, c]
+            np.multiply(pix[:, c], a, out=tmp)
+            np.multiply(ch[c].ravel().take(idx), k_f, out=f)
+            f += tmp
+            np.multiply(ch[3 + c].ravel().take(idx), k_b, out=tmp)
+            f -= tmp
+        res += 0.5
+        np.clip(res, 0.0, 255.0, out=res)
+        tile[s] = res.astype(np.uint8)
     return out
 
 
