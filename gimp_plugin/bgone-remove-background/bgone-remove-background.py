@@ -424,24 +424,34 @@ def run(procedure, run_mode, image, drawables, config, data):
         model = (config.get_property("model") or "").strip()
         jobs = _make_jobs(image, layers)
         Gimp.progress_init("Removing background…")
-        shown = {"text": None}
-
-        def progress(fraction, text, name):
-            label = "{}: {}".format(name, text) if len(jobs) > 1 else text
-            if label != shown["text"]:
-                shown["text"] = label
-                Gimp.progress_set_text(label)
-            Gimp.progress_update(fraction)
-
-        compute(worker, jobs, _read_pixels, model, refine, output, progress)
+        compute(worker, jobs, _read_pixels, model, refine, output, _progress_bar(jobs))
         _apply(image, jobs, output)
-        Gimp.progress_update(1.0)
-        Gimp.progress_end()
-        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+        return _done(procedure)
     except (UserError, bgone_client.ClientError) as e:
         return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(e)))
     finally:
         _release(worker)
+
+
+def _progress_bar(jobs):
+    """GIMP's progress bar for a run over ``jobs``: the stage's text (with the layer's name
+    when there are several), set only when it changes, and the fraction."""
+    shown = {"text": None}
+
+    def progress(fraction, text, name):
+        label = "{}: {}".format(name, text) if len(jobs) > 1 else text
+        if label != shown["text"]:
+            shown["text"] = label
+            Gimp.progress_set_text(label)
+        Gimp.progress_update(fraction)
+
+    return progress
+
+
+def _done(procedure):
+    Gimp.progress_update(1.0)
+    Gimp.progress_end()
+    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
 
 
 def _int_setting(config, name):
@@ -475,17 +485,10 @@ def run_refine(procedure, run_mode, image, drawables, config, data):
         bounds = _selection_bounds(image)
         jobs = _make_jobs(image, layers)
         Gimp.progress_init(choices.REFINE_PROGRESS_TEXT)
-
-        def progress(fraction, text, name):
-            Gimp.progress_set_text("{}: {}".format(name, text) if len(jobs) > 1 else text)
-            Gimp.progress_update(fraction)
-
         refine_all(worker, jobs, _read_for_refine(image, bounds), choices.band_or_auto(band), grow, feather,
-                   output, progress)
+                   output, _progress_bar(jobs))
         _apply_refined(image, jobs, output)
-        Gimp.progress_update(1.0)
-        Gimp.progress_end()
-        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+        return _done(procedure)
     except (UserError, bgone_client.ClientError) as e:
         return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(e)))
     finally:
