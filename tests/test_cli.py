@@ -215,14 +215,14 @@ def test_a_failed_write_spares_the_rest_of_the_batch(seeded_model_dir, tmp_path,
 def test_memory_error_is_a_message_and_the_batch_carries_on(seeded_model_dir, tmp_path, capsys, monkeypatch):
     from bgone import pipeline
 
-    real = pipeline.remove_array
+    real = pipeline.compose
 
-    def fails_on_the_wide_one(rgb, *args, **kwargs):  # fault injection: the wide photo runs out of memory
-        if rgb.shape[1] > 200:
+    def fails_on_the_wide_one(rgb, *args, **kwargs):  # fault injection: the wide photo runs out of
+        if rgb.shape[1] > 200:  # memory in the finishing stage, on the batch's finishing thread
             raise MemoryError
         return real(rgb, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "remove_array", fails_on_the_wide_one)
+    monkeypatch.setattr(pipeline, "compose", fails_on_the_wide_one)
     src = tmp_path / "in"
     src.mkdir()
     _png(src / "a.png", 120, 300)

@@ -29,3 +29,12 @@ def test_clear_transparent_zeroes_only_invisible_colour():
     out = composite.clear_transparent(rgba)
     assert out is rgba and rgba[0, 0].tolist() == [0, 0, 0, 0]
     assert rgba[1, 2].tolist() == [200, 200, 200, 1] and rgba[0, 1].tolist() == [200] * 4
+
+
+def test_snap_alpha_sets_what_cannot_show_to_0_or_255_and_keeps_the_rest():
+    a = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    out = composite.snap_alpha(a)
+    assert out is a  # in place: no 12 MP copy
+    flat = out.ravel()
+    assert list(flat[:4]) == [0, 0, 0, 3] and list(flat[-4:]) == [252, 255, 255, 255]
+    assert np.array_equal(flat[3:253], np.arange(3, 253))

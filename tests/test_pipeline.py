@@ -39,6 +39,16 @@ def test_predict_alpha_finds_the_subject(seeded_model_dir):
     assert ("inference", 1.0) in events
 
 
+@pytest.mark.parametrize("level", ["none", "fast"])
+def test_predict_alpha_has_no_values_that_cannot_show(seeded_model_dir, level):
+    """The net's faint floor (alpha 1-2) and near-opaque 253-254 come out exactly 0 and 255."""
+    img, inside = drawn()
+    alpha = pipeline.predict_alpha(img, model="u2netp", refine=level)
+    counts = np.bincount(alpha.ravel(), minlength=256)
+    assert counts[[1, 2, 253, 254]].sum() == 0
+    assert counts[0] > 0 and counts[255] > 0 and counts[3:253].sum() > 0  # soft edge kept
+
+
 def test_default_model_falls_back_to_an_installed_one(seeded_model_dir):
     assert pipeline.resolve_model(None).name == "u2netp"
 

@@ -1,8 +1,9 @@
 """Many files through the pipeline, both cores busy: while the model works on one photo, the next
-is decoded and the last one encoded and written (PNG encoding is the largest single stage of a
-12 MP cutout). At most one photo is decoded ahead and one written behind, so memory stays at
-about three photos' worth whatever the folder's size. Pillow, numpy and onnxruntime release the
-GIL in their heavy loops, so plain threads overlap.
+is decoded, the last one finished (colour decontamination, compositing) and the one before
+encoded and written (PNG encoding is the largest single stage of a 12 MP cutout). At most one
+photo waits in each stage, so memory stays at about four photos' worth whatever the folder's
+size. Pillow, numpy and onnxruntime release the GIL in their heavy loops, so plain threads
+overlap.
 
 Each file's failure is reported and the batch carries on; failures that would repeat for every
 file (the model cannot be had, a cancel) end it.
@@ -11,10 +12,12 @@ file (the model cannot be had, a cancel) end it.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +25,8 @@ from . import imageio, writer
 from .errors import BgoneError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Kinds that every later file would meet too: stop instead of failing file after file.
 FATAL_KINDS = frozenset({
@@ -70,21 +75,27 @@ def failure_message(src: Path, e: BaseException) -> str:
             "please report it with the output of the same command run with -v.")
 
 
+def _save_when_ready(made: Future[np.ndarray], dst: Path, icc: bytes | None) -> None:
+    writer.save(made.result(), dst, icc)
+
+
 def run(
     jobs: list[Job],
-    work: Callable[[Photo], np.ndarray],
+    work: Callable[[Photo], T],
     on_done: Callable[[int, Job, BaseException | None], None],
     on_note: Callable[[str], None] = lambda text: None,
     warm: Callable[[], None] | None = None,
+    finish: Callable[[Photo, T], np.ndarray] | None = None,
 ) -> int:
-    """Decode, ``work`` (the model, on this thread) and save each job, overlapped; calls
-    ``on_done(index, job, error or None)`` in order and returns how many failed. ``warm`` runs
-    on this thread while the first photo decodes (loading the model: a single photo's command
-    then pays for only the longer of the two). A fatal
-    BgoneError (FATAL_KINDS) or KeyboardInterrupt ends the batch and is raised; a write
-    already under way is finished first, so no file is left half written."""
+    """Decode, ``work`` (the model, on this thread), ``finish`` (e.g. colour decontamination and
+    compositing; none: work's result is saved as it is) and save each job, four stages
+    overlapped on their own threads; calls ``on_done(index, job, error or None)`` in order and
+    returns how many failed. ``warm`` runs on this thread while the first photo decodes (loading
+    the model: a single photo's command then pays for only the longer of the two). A fatal
+    BgoneError (FATAL_KINDS) or KeyboardInterrupt ends the batch and is raised; writes already
+    under way are finished first, so no file is left half written."""
     failed = 0
-    pending: tuple[int, Job, Future[None]] | None = None
+    behind: deque[tuple[int, Job, Future[None]]] = deque()  # finishing or saving, oldest first
 
     def done(i: int, job: Job, err: BaseException | None) -> None:
         nonlocal failed
@@ -93,14 +104,13 @@ def run(
             log.info("%s failed", job.src, exc_info=err)
         on_done(i, job, err)
 
-    def settle() -> None:
-        nonlocal pending
-        if pending is not None:
-            i, job, fut = pending
-            pending = None
+    def settle(keep: int) -> None:
+        while len(behind) > keep:
+            i, job, fut = behind.popleft()
             done(i, job, fut.exception())
 
     with ThreadPoolExecutor(1, thread_name_prefix="bgone-decode") as reader, \
+            ThreadPoolExecutor(1, thread_name_prefix="bgone-finish") as finisher, \
             ThreadPoolExecutor(1, thread_name_prefix="bgone-write") as saver:
         nxt = reader.submit(decode, jobs[0].src) if jobs else None
         try:
@@ -116,26 +126,36 @@ def run(
                     if photo.frames > 1:
                         on_note(f"{job.src} has {photo.frames} frames; only the first is used.")
                     icc = photo.icc
-                    out = work(photo)
-                    del photo  # the input's buffers go before the next write is queued
+                    got = work(photo)
                 except BgoneError as e:
                     if e.kind in FATAL_KINDS:
                         raise
-                    settle()
+                    settle(0)
                     done(i, job, e)
                     continue
                 except Exception as e:  # one file's failure, whatever it is, spares the others
-                    settle()
+                    settle(0)
                     done(i, job, e)
                     continue
-                settle()  # at most one write in flight: memory stays bounded
-                pending = (i, job, saver.submit(writer.save, out, job.dst, icc))
-                del out
-            settle()
+                # at most one photo finishing and one being written: memory stays bounded
+                settle(1)
+                made: Future[np.ndarray] = (
+                    finisher.submit(finish, photo, got) if finish is not None else _resolved(got)
+                )
+                del photo, got  # the buffers go with the finish, not with this loop
+                behind.append((i, job, saver.submit(_save_when_ready, made, job.dst, icc)))
+                del made
+            settle(0)
         except BaseException:
             if nxt is not None:
                 nxt.cancel()
-            if pending is not None:
-                pending[2].exception()  # let the write under way finish (or clean up after itself)
+            for _, _, fut in behind:
+                fut.exception()  # let the writes under way finish (or clean up after themselves)
             raise
     return failed
+
+
+def _resolved(value: np.ndarray) -> Future[np.ndarray]:
+    fut: Future[np.ndarray] = Future()
+    fut.set_result(value)
+    return fut

@@ -219,10 +219,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
             bar.update(fraction)
 
     def work(photo: batch.Photo) -> Any:
-        return pipeline.remove_array(
-            photo.rgb, photo.own_alpha, model=spec.name, refine=args.refine, mask=args.mask,
-            bg_color=color, device=args.device, decontaminate=not args.no_decontaminate, progress=on_progress,
-        )
+        return pipeline.predict_alpha(photo.rgb, spec.name, args.refine, args.device, on_progress)
+
+    def finish(photo: batch.Photo, alpha: Any) -> Any:
+        return pipeline.compose(photo.rgb, alpha, photo.own_alpha, args.mask, color,
+                                not args.no_decontaminate)
 
     many = len(inputs) > 1
     files_bar = Bar("Images", total=len(inputs)) if many else None
@@ -238,7 +239,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     jobs = [batch.Job(src, dst) for (src, _), dst in zip(inputs, outputs, strict=True)]
     failures = batch.run(jobs, work, on_done, say,
-                         warm=lambda: pipeline.load_model(spec.name, args.device, on_progress))
+                         warm=lambda: pipeline.load_model(spec.name, args.device, on_progress), finish=finish)
     if files_bar:
         files_bar.close()
     if failures and many:

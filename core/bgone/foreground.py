@@ -27,14 +27,15 @@ import io
 import numpy as np
 from PIL import Image
 
+from .composite import INVISIBLE
 from .grid import TileSampler, box_mean, resize_f32, work_size
 
 METHODS = ("blur", "ml")
-# Pixels re-estimated: alpha 3..252 of 255. Beyond, the fix cannot show: at alpha >= 253 it
-# moves a colour by at most 2 levels, at alpha <= 2 the pixel adds under 1% of itself to a
-# composite. A model's upsampled mask has faint values over much of the frame (30% of a 12 MP
-# photo with u2netp, against 6% inside 3..252), so this bound is most of the cost.
-SOFT_LO, SOFT_HI = 3, 252
+# Pixels re-estimated: alpha 3..252 of 255. Beyond, the fix cannot show (composite.INVISIBLE): at
+# alpha >= 253 it moves a colour by at most 2 levels, at alpha <= 2 the pixel adds under 1% of
+# itself to a composite. A model's upsampled mask has faint values over much of the frame (30% of
+# a 12 MP photo with u2netp, against 6% inside 3..252), so this bound is most of the cost.
+SOFT_LO, SOFT_HI = INVISIBLE + 1, 255 - INVISIBLE - 1
 DEFAULT_METHOD = "blur"
 WORK_PIXELS = 1_000_000  # ml: estimates are smooth, solved small and upsampled
 # blur: mean error 2.40 at 1 MP, 2.61 at 0.4 MP, 2.75 at 0.25 MP (ml at 1 MP: 2.87), in

@@ -142,7 +142,8 @@ def predict_alpha(
     progress: Progress | None = None,
     cancel: Any = None,
 ) -> np.ndarray:
-    """The subject's alpha at the image's full resolution, uint8 HxW."""
+    """The subject's alpha at the image's full resolution, uint8 HxW (values that cannot show
+    snapped to 0 or 255: composite.snap_alpha)."""
     check_refine(refine)
     rgb, _ = load_rgba(image)
     with _out_of_memory_message(rgb.shape):
@@ -168,12 +169,12 @@ def _predict_alpha(
 
         alpha8 = upsample_alpha_u8(low, rgb, image)
         report("upsample", 1.0)
-        return alpha8
+        return composite.snap_alpha(alpha8)
     alpha = _upsample(low, rgb, image)
     report("upsample", 1.0)
     _check(cancel)
     alpha = _refine(rgb, alpha, refine, progress, cancel)
-    return to_uint8(alpha)
+    return composite.snap_alpha(to_uint8(alpha))
 
 
 def cutout(
@@ -206,6 +207,19 @@ def remove_array(
     """remove() on a loaded image (load_rgba's pair): the L mask HxW, the subject on a colour
     HxWx3, or the RGBA cutout HxWx4 with nothing stored under fully transparent pixels."""
     alpha = predict_alpha(rgb, model, refine, device, progress, cancel)
+    return compose(rgb, alpha, own_alpha, mask, bg_color, decontaminate)
+
+
+def compose(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    own_alpha: np.ndarray | None = None,
+    mask: bool = False,
+    bg_color: tuple[int, ...] | str | None = None,
+    decontaminate: bool = True,
+) -> np.ndarray:
+    """The second half of remove_array: predict_alpha's mask -> the picture to save. Kept apart
+    so a batch can run it on another core while the model works on the next photo."""
     with _out_of_memory_message(rgb.shape):
         if mask:
             return alpha
@@ -245,4 +259,4 @@ def remove(
     return out
 
 
-__all__ = ["predict_alpha", "cutout", "remove", "remove_array", "resolve_model", "REFINE_LEVELS", "DEFAULT_REFINE"]
+__all__ = ["predict_alpha", "compose", "cutout", "remove", "remove_array", "resolve_model", "REFINE_LEVELS", "DEFAULT_REFINE"]
