@@ -52,16 +52,14 @@ def child_bgone(image: str, model_path: str, repeat: int, refine: str) -> dict:
         t2 = time.perf_counter()
         low = preprocess.postprocess(inference.forward(sess, x), spec)
         t3 = time.perf_counter()
-        if refine == "none":  # what predict_alpha does: the 8-bit guided path
-            from bgone.upsample import upsample_alpha_u8
+        from bgone.upsample import upsample_alpha_u8
 
-            a8 = upsample_alpha_u8(low, rgb)
-            t4 = t5 = time.perf_counter()
-        else:
-            alpha = pipeline._upsample(low, rgb)
-            t4 = time.perf_counter()
-            a8 = pipeline.to_uint8(pipeline._refine(rgb, alpha, refine, None, None))
+        a8 = upsample_alpha_u8(low, rgb)  # what predict_alpha does at every level
+        t4 = t5 = time.perf_counter()
+        if refine != "none":
+            a8 = pipeline.to_uint8(pipeline._refine(rgb, a8 * np.float32(1 / 255), refine, None, None))
             t5 = time.perf_counter()
+        composite.snap_alpha(a8)
         # what the CLI does by default at every level: decontaminated edges, nothing under alpha 0,
         # then the writer's own settings (PNG level, fsync, rename)
         cut = composite.clear_transparent(pipeline.cutout(rgb, a8, decontaminate=True))
@@ -163,6 +161,7 @@ def parity(model_path: Path) -> list[dict]:
     from PIL import Image
 
     from bgone import imageio, inference, pipeline, registry
+    from bgone.upsample import upsample_alpha
 
     spec = registry.get_model("u2netp")
     rows = []
@@ -172,7 +171,7 @@ def parity(model_path: Path) -> list[dict]:
         rgb, _ = imageio.load_rgba(fx)
         low = inference.predict_lowres(rgb, spec, path=model_path)
         h, w = want.shape
-        for label, alpha in (("plain resize", pipeline.resize_plain(low, (w, h))), ("bgone none", pipeline._upsample(low, rgb))):
+        for label, alpha in (("plain resize", pipeline.resize_plain(low, (w, h))), ("bgone none", upsample_alpha(low, rgb))):
             a = np.round(np.clip(alpha, 0, 1) * 255) / 255
             p, g = a >= 0.5, want >= 0.5
             rows.append({"image": fx.name, "path": label, "iou": float((p & g).sum() / max((p | g).sum(), 1)),

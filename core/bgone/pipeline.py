@@ -70,12 +70,6 @@ def resize_plain(low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(low, "F").resize(size, Image.BILINEAR), dtype=np.float32)
 
 
-def _upsample(low: np.ndarray, rgb: np.ndarray, image: Image.Image | None = None) -> np.ndarray:
-    from .upsample import upsample_alpha
-
-    return upsample_alpha(low, rgb, image)
-
-
 def _refine(
     rgb: np.ndarray, alpha: np.ndarray, level: str, progress: Progress | None, cancel: Any
 ) -> np.ndarray:
@@ -164,15 +158,15 @@ def _predict_alpha(
     report("inference", 1.0)
     _check(cancel)
     report("upsample", 0.0)
-    if refine == "none":
-        from .upsample import upsample_alpha_u8
+    from .upsample import upsample_alpha_u8
 
-        alpha8 = upsample_alpha_u8(low, rgb, image)
-        report("upsample", 1.0)
-        return composite.snap_alpha(alpha8)
-    alpha = _upsample(low, rgb, image)
+    alpha8 = upsample_alpha_u8(low, rgb, image)  # every level starts from it (upsample_alpha)
     report("upsample", 1.0)
+    if refine == "none":
+        return composite.snap_alpha(alpha8)
     _check(cancel)
+    alpha = np.multiply(alpha8, np.float32(1 / 255), dtype=np.float32)
+    del alpha8
     alpha = _refine(rgb, alpha, refine, progress, cancel)
     return composite.snap_alpha(to_uint8(alpha))
 

@@ -136,7 +136,20 @@ def fast_guided_filter(
 def upsample_alpha(
     lowres: np.ndarray, guide: np.ndarray, image: Image.Image | None = None
 ) -> np.ndarray:
-    """Low-res soft mask (h,w) 0..1 -> (H,W) float32 0..1 aligned to the guide image's edges.
+    """The product's upsample (upsample_alpha_u8) as float32 0..1, the input of refinement.
+
+    Every output is 8-bit in the end, and refining from the 8-bit upsample measured the same
+    as from the 1 MP float filter (eval set, `fast`: SAD 347.07 vs 347.04) at a third of its
+    cost at 12 MP."""
+    return np.multiply(upsample_alpha_u8(lowres, guide, image), np.float32(1 / 255), dtype=np.float32)
+
+
+def upsample_alpha_precise(
+    lowres: np.ndarray, guide: np.ndarray, image: Image.Image | None = None
+) -> np.ndarray:
+    """Low-res soft mask (h,w) 0..1 -> (H,W) float32 0..1 aligned to the guide image's edges:
+    the filter at full float precision on a 1 MP grid, the reference the 8-bit path is checked
+    against.
 
     The filter radius follows the upsampling factor: the net's blur is ~1-2 low-res pixels,
     so the window must span that many pixels of the working grid to be able to re-place the edge.
@@ -169,7 +182,7 @@ U8_TILE = 128
 def upsample_alpha_u8(
     lowres: np.ndarray, guide: np.ndarray, image: Image.Image | None = None
 ) -> np.ndarray:
-    """upsample_alpha straight to uint8 (H,W), for outputs that are not refined further.
+    """upsample_alpha_precise straight to uint8 (H,W): what every refinement level starts from.
 
     Same filter, but sized for speed at 12 MP: full-resolution work is one 8-bit resize plus
     the colour term in edge tiles, so the model's forward pass stays the dominant cost.
@@ -212,4 +225,4 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-__all__ = ["upsample_alpha", "upsample_alpha_u8", "fast_guided_filter", "guided_coefficients"]
+__all__ = ["upsample_alpha", "upsample_alpha_u8", "upsample_alpha_precise", "fast_guided_filter", "guided_coefficients"]
