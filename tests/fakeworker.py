@@ -1,5 +1,6 @@
 """One fake worker for the GIMP and Krita plug-in tests: the real ``bgone_client.Worker``'s
-interface (start, models, remove, refine, cancel, close, pid, last_seconds), answering in-process and
+interface (start, models, remove, refine, cancel, close, pid, last_seconds, last_device,
+last_gpu_unused), answering in-process and
 raising the real ``bgone_client.ClientError``. The fake model's subject is whatever is red
 (red > 128, blue < 128). The real client against a stand-in core is in tests/fakecore.py."""
 
@@ -30,11 +31,13 @@ def subject(r: int, g: int, b: int) -> int:
 class FakeWorker:
     """``fail``: raised by remove() (on call number ``fail_on_call`` when set, else always);
     ``fail_start``: raised by anything that would start the engine; ``gate``: remove() waits
-    for it, honouring cancel meanwhile."""
+    for it, honouring cancel meanwhile. ``gpu_unused``: what every result reports about an idle
+    GPU (the device is then the CPU, as the real engine says)."""
 
     def __init__(self, python=None, *, plugin_dir=None, timeout=900.0, persistent=False,
                  fail: Exception | None = None, fail_on_call: int | None = None,
-                 gate: threading.Event | None = None, fail_start: Exception | None = None) -> None:  # fmt: skip
+                 gate: threading.Event | None = None, fail_start: Exception | None = None,
+                 gpu_unused: dict | None = None) -> None:  # fmt: skip
         self.plugin_dir = plugin_dir
         self.persistent = persistent
         self.fail, self.fail_on_call, self.gate, self.fail_start = fail, fail_on_call, gate, fail_start
@@ -43,6 +46,9 @@ class FakeWorker:
         self.closed = False
         self.pid: int | None = None
         self.last_seconds: float | None = None
+        self.last_device: str | None = None
+        self.last_gpu_unused: dict | None = None
+        self.gpu_unused = gpu_unused
         self._cancel = threading.Event()
 
     def start(self) -> dict:
@@ -77,7 +83,7 @@ class FakeWorker:
         row = stride or width * 4
         px = [data[y * row + x * 4 : y * row + x * 4 + 4] for y in range(height) for x in range(width)]
         alpha = bytes(subject(*p[:3]) for p in px)
-        self.last_seconds = 0.25
+        self.last_seconds, self.last_device, self.last_gpu_unused = 0.25, "cpu", self.gpu_unused
         if output == "alpha":
             return alpha
         return b"".join(p[:3] + bytes([a]) for p, a in zip(px, alpha, strict=True))
@@ -108,7 +114,7 @@ class FakeWorker:
             subject(*p[:3]) if inside is None or inside[i] >= 128 else old[i]
             for i, p in enumerate(px)
         )
-        self.last_seconds = 0.5
+        self.last_seconds, self.last_device, self.last_gpu_unused = 0.5, "cpu", None
         if output == "alpha":
             return alpha
         return b"".join(p[:3] + bytes([a * p[3] // 255]) for p, a in zip(px, alpha, strict=True))
@@ -128,8 +134,10 @@ class FakeWorkers:
         self.instances: list[FakeWorker] = []
         self.fail: Exception | None = None
         self.fail_on_call: int | None = None
+        self.gpu_unused: dict | None = None
 
     def __call__(self, *args, **kwargs) -> FakeWorker:
-        w = FakeWorker(*args, fail=self.fail, fail_on_call=self.fail_on_call, **kwargs)
+        w = FakeWorker(*args, fail=self.fail, fail_on_call=self.fail_on_call, gpu_unused=self.gpu_unused,
+                       **kwargs)  # fmt: skip
         self.instances.append(w)
         return w

@@ -17,6 +17,7 @@ import pytest
 
 import bgone_client as client
 from bgone_client import ClientError, Worker, choices, transport
+from bgone_client.worker import device_of
 from fakecore import FAKE_PIPELINE, REAL_WORKER, make_python
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fake workers are shebang scripts")
@@ -76,6 +77,40 @@ def test_remove_and_models_through_the_real_worker(patched_python):
     assert ("inference", 1.0, "Finding the subject") in events
     assert all(isinstance(m, str) and m for _, _, m in events)
     assert not alive(pid)  # close() ended it
+
+
+def test_the_device_that_ran_it_and_an_idle_gpu_reach_the_client(patched_python, tmp_path, monkeypatch):
+    with Worker(str(patched_python)) as w:
+        w.remove(image(3, 2), 3, 2)
+        assert (w.last_device, w.last_gpu_unused) == ("cpu", None)  # this machine has no GPU
+        assert choices.took_text(w.last_seconds, w.last_device, w.last_gpu_unused).endswith(" s on the CPU")
+    # an NVIDIA driver's tool on PATH, and this venv's CPU-only onnxruntime: the GPU sits idle
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "nvidia-smi").write_text("#!/bin/sh\nexit 0\n")
+    (tools / "nvidia-smi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    with Worker(str(patched_python)) as w:
+        w.remove(image(3, 2), 3, 2)
+        assert w.last_device == "cpu"
+        idle = w.last_gpu_unused
+        assert idle["gpu"] == "NVIDIA GPU" and idle["reason"] == "no_runtime", idle
+        assert "onnxruntime-gpu" in idle["note"] and "onnxruntime-gpu" in choices.gpu_note(idle)
+        line = choices.took_text(1.0, w.last_device, idle)
+        assert line == ("in 1.0 s on the CPU (an NVIDIA GPU is present, but its runtime is not "
+                        "installed: see README 'Using a GPU')")  # fmt: skip
+
+
+def test_an_engine_that_does_not_say_its_device_still_works(tmp_path):
+    """A protocol-2 engine from before the device members: the result is used, the device unknown."""
+    body = 'hello()\nmsg, _ = recv()\nsend({"type": "result", "id": msg["id"], "width": 2, "height": 1, "output": "alpha", "seconds": 0.5}, b"ab")\nrecv()\n'
+    with Worker(str(make_python(tmp_path / "older", body))) as w:
+        assert w.remove(image(2, 1), 2, 1) == b"ab"
+        assert (w.last_seconds, w.last_device, w.last_gpu_unused) == (0.5, None, None)
+    assert choices.took_text(0.5, None) == "in 0.5 s"
+    assert device_of({"device": "cpu", "gpu": "NVIDIA GPU", "gpu_reason": 3}) == (
+        "cpu", {"gpu": "NVIDIA GPU", "reason": "", "note": ""})
+    assert device_of({"device": 1, "gpu": "NVIDIA GPU"}) == (None, None)
 
 
 def test_padded_rows_and_memoryview_input(patched_python):

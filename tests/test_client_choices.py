@@ -78,3 +78,15 @@ def test_refine_edges_texts_and_settings():
         assert low <= default <= high and help_text
     assert (choices.band_or_auto(0), choices.band_or_auto(None), choices.band_or_auto(12)) == (None, None, 12)
     assert set(choices.REFINE_OUTPUTS) <= set(layerops.REQUEST_OUTPUT)
+
+
+def test_which_device_ran_it_in_a_few_words():
+    assert choices.took_text(2.14, "cpu") == "in 2.1 s on the CPU"
+    assert choices.took_text(0.5, "cuda") == "in 0.5 s on the GPU (CUDA)"
+    assert choices.device_text("tensorrt") == "on TENSORRT"  # a device the words do not know yet
+    assert choices.device_text(None) == "" and choices.took_text(3, None) == "in 3.0 s"
+    failed = {"gpu": "NVIDIA GPU", "reason": "not_started", "note": "CUDA could not start."}
+    assert choices.device_text("cpu", failed) == (
+        "on the CPU (an NVIDIA GPU is present, but its runtime could not start: see README 'Using a GPU')"
+    )
+    assert choices.gpu_note(failed) == "CUDA could not start." and choices.gpu_note(None) == ""

@@ -187,6 +187,39 @@ def test_mask_on_offset_layer_larger_than_canvas(plugin, fake, worker):
     assert kinds[0] == "init" and "update" in kinds and kinds[-1] == "end"
 
 
+def test_the_last_line_and_the_return_values_say_which_device_ran_it(plugin, fake, worker):
+    Gimp = fake.Gimp
+    img = scene(fake)
+    lay = add_layer(fake, img, 12, 10)
+    res = run(plugin, fake, img, [lay])
+    assert res.values[0] == Gimp.PDBStatusType.SUCCESS
+    device, line = res.values[1:]
+    assert device == "cpu" and line.startswith("Removed the background in ") and line.endswith(" s on the CPU.")
+    texts = [e[1] for e in fake.progress.events if e[0] == "set_text"]
+    assert texts[-1] == line and fake.progress.events[-1][0] == "end"  # shown last, then the bar ends
+    assert not any(e[0] == "message" for e in fake.progress.events)  # nothing to explain: no pop-up
+    proc = plugin.BgoneRemoveBackground().do_create_procedure(plugin.PROC_NAME)
+    assert list(proc.return_values) == ["device", "status"]
+
+
+@pytest.mark.parametrize("mode", ["NONINTERACTIVE", "INTERACTIVE"])
+def test_an_idle_gpu_is_named_in_the_line_and_explained_interactively(plugin, fake, worker, monkeypatch, mode):
+    Gimp = fake.Gimp
+    worker.gpu_unused = {"gpu": "NVIDIA GPU", "reason": "no_runtime", "note": "Install onnxruntime-gpu into /v/python."}
+    monkeypatch.setattr(plugin, "_dialog", lambda *a: True)
+    img = scene(fake)
+    lay = add_layer(fake, img, 12, 10)
+    res = run(plugin, fake, img, [lay], mode=getattr(Gimp.RunMode, mode))
+    line = res.values[2]
+    assert line.endswith(" s on the CPU (an NVIDIA GPU is present, but its runtime is not installed: "
+                         "see README 'Using a GPU').")  # fmt: skip
+    messages = [e[1] for e in fake.progress.events if e[0] == "message"]
+    if mode == "INTERACTIVE":
+        assert messages == [line + "\n\nInstall onnxruntime-gpu into /v/python."]
+    else:  # a script gets it in the return values, without a pop-up
+        assert messages == []
+
+
 def test_selection_bounding_box_only(plugin, fake, worker):
     img = scene(fake)
     lay = add_layer(fake, img, 30, 20, offsets=(5, 3), fn=red_square(0, 0, 30, 20))  # all red

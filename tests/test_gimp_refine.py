@@ -67,6 +67,7 @@ def test_refines_the_whole_mask_in_one_undo_step(plugin, fake, worker):
     assert bytes(lay.mask.values) == want and any(want)
     assert img.undo_groups == 1 and img.undo_depth == 0 and img.ungrouped == []
     assert ("merge_shadow", "photo mask", True) in img.log
+    assert res.values[1] == "cpu" and res.values[2].startswith("Refined the edges in ")  # matting: the CPU
     assert fake.progress.events[0] == ("init", choices.REFINE_PROGRESS_TEXT)
 
 

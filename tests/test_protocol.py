@@ -40,6 +40,15 @@ def test_payload_length_is_appended_last_and_bytes_follow_the_newline():
     )
 
 
+def test_a_result_says_which_device_ran_it_before_the_payload():
+    device = {"device": "cpu", "gpu": "NVIDIA GPU", "gpu_reason": "no_runtime", "gpu_note": "x"}
+    got = protocol.encode_message(protocol.result(7, 1, 1, "alpha", 0.5, device), b"\x80")
+    assert got == (
+        b'{"type":"result","id":7,"width":1,"height":1,"output":"alpha","seconds":0.5,'
+        b'"device":"cpu","gpu":"NVIDIA GPU","gpu_reason":"no_runtime","gpu_note":"x","payload":1}\n\x80'
+    )
+
+
 def test_payload_key_is_always_the_real_length():
     msg = {"type": "remove", "id": "a", "payload": 999}
     assert protocol.encode_message(msg, b"abc") == b'{"type":"remove","id":"a","payload":3}\nabc'

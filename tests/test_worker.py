@@ -270,6 +270,8 @@ def test_remove_returns_the_pipelines_alpha_with_progress(fake):
     c.send(remove_msg(5, 37, 23), img.tobytes())
     msg, payload, events = c.recv_until(5)
     assert 0 <= msg.pop("seconds") < 10  # the engine's own compute time
+    device = {k: msg.pop(k) for k in ("device", "gpu", "gpu_reason", "gpu_note") if k in msg}
+    assert device == worker.model_device()  # no model session ran: the machine's own device
     assert msg == {
         "type": "result",
         "id": 5,
@@ -497,7 +499,40 @@ def test_end_to_end_with_the_real_u2netp(real, seeded_model_dir):
         assert iou > 0.9
         assert ("inference", 1.0) in [(e["stage"], e["fraction"]) for e in events]
         assert not any(e["stage"] == "download" for e in events)  # seeded: nothing to fetch
+        # the session's own provider: the CPU here, and no GPU sat idle (this machine has none)
+        assert msg["device"] == "cpu" and "gpu" not in msg, msg
     assert c.close() == 0
+
+
+# -- which device ran it -----------------------------------------------------------------------
+
+CPU_ONLY = ["CPUExecutionProvider"]
+WITH_CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_device_fields_name_an_idle_gpu_and_why():
+    from bgone.inference import device_report
+
+    assert worker.device_fields("cpu", device_report("auto", CPU_ONLY, None)) == {"device": "cpu"}
+    idle = worker.device_fields("cpu", device_report("auto", CPU_ONLY, "NVIDIA GPU"))
+    assert idle["device"] == "cpu" and idle["gpu"] == "NVIDIA GPU" and idle["gpu_reason"] == "no_runtime"
+    assert "onnxruntime-gpu" in idle["gpu_note"]
+    # CUDA installed, but its session fell back to the CPU (libraries missing)
+    failed = worker.device_fields("cpu", device_report("auto", WITH_CUDA, "NVIDIA GPU"))
+    assert failed["gpu_reason"] == "not_started" and "CUDAExecutionProvider" in failed["gpu_note"]
+    assert worker.device_fields("cuda", device_report("auto", WITH_CUDA, "NVIDIA GPU")) == {"device": "cuda"}
+
+
+def test_session_device_is_the_sessions_first_provider():
+    from bgone.inference import session_device
+
+    class Session:
+        def __init__(self, providers):
+            self.get_providers = lambda: providers
+
+    assert session_device(Session(WITH_CUDA)) == "cuda"
+    assert session_device(Session(CPU_ONLY)) == "cpu"
+    assert session_device(Session(["TensorrtExecutionProvider", *WITH_CUDA])) == "tensorrt"
 
 
 # -- refine (Refine Edges) ---------------------------------------------------------------------
@@ -533,7 +568,7 @@ def test_refine_answers_the_cores_refine_and_adjust_with_progress(fake):
     c.send(refine_msg(1, w, h, band=6, grow=-1, feather=2), [rgba.tobytes(), mask.tobytes()])
     msg, payload, events = c.recv_until(1)
     assert msg["type"] == "result" and msg["output"] == "alpha" and msg["payload"] == w * h, msg
-    assert 0 <= msg["seconds"] < 60
+    assert 0 <= msg["seconds"] < 60 and msg["device"] == "cpu" and "gpu" not in msg  # no model: no GPU note
     want = adjust_mask(refine_mask(rgba[:, :, :3], mask, band=6), grow=-1, feather=2)
     got = np.frombuffer(payload, np.uint8).reshape(h, w)
     assert np.array_equal(got, want)

@@ -140,6 +140,20 @@ def get_session(path: Path, device: str = "auto") -> Any:
     return sess
 
 
+def session_device(sess: Any) -> str:
+    """The device a session really runs on: its first provider (a GPU provider whose libraries
+    failed to load is missing from the list, leaving the CPU first)."""
+    first = (sess.get_providers() or ["CPUExecutionProvider"])[0]
+    return next((d for d, p in DEVICES.items() if p == first), first.replace("ExecutionProvider", "").lower())
+
+
+def last_device() -> str | None:
+    """The device of the session handed out last (get_session moves it to the end): the one
+    that ran the model of the last request; None before any model ran."""
+    with _lock:
+        return session_device(next(reversed(_sessions.values()))) if _sessions else None
+
+
 # From this many image pixels on, the full-resolution steps after the model need more memory
 # than a warm arena saves time: release it (see forward).
 RELEASE_PIXELS = 4_000_000

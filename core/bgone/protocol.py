@@ -58,10 +58,12 @@ def progress(rid: Any, stage: str, fraction: float, message: str) -> dict[str, A
     }
 
 
-def result(rid: Any, width: int, height: int, output: str, seconds: float) -> dict[str, Any]:
-    """``seconds``: the engine's own compute time, so a host can tell it from its overhead."""
+def result(rid: Any, width: int, height: int, output: str, seconds: float,
+           device: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """``seconds``: the engine's own compute time, so a host can tell it from its overhead;
+    ``device``: the members that say which device ran it (worker.device_fields)."""
     return {"type": "result", "id": rid, "width": width, "height": height, "output": output,
-            "seconds": round(seconds, 4)}  # fmt: skip
+            "seconds": round(seconds, 4), **(device or {})}  # fmt: skip
 
 
 def valid_id(rid: Any) -> bool:

@@ -292,7 +292,8 @@ class Server:
         alpha = pipeline.predict_alpha(
             rgb, model=req.model, refine=refine, progress=report, cancel=cancel
         )
-        self._answer("remove", req, rgb, alpha, rgba[:, :, 3], report, t0, cancel)
+        device = model_device()
+        self._answer("remove", req, rgb, alpha, rgba[:, :, 3], report, t0, cancel, device)
 
     def refine(self, rid: Any, msg: dict[str, Any], payload: Any, cancel: threading.Event) -> None:
         """Refine Edges on a host's mask: matting along its edges, then the adjustments, only
@@ -322,12 +323,13 @@ class Server:
         alpha = adjust.adjust_mask(alpha, region=region, **req.adjust)
         rows = np.frombuffer(payload, np.uint8, h * req.stride).reshape(h, req.stride)
         own_alpha = rows[:, : w * 4].reshape(h, w, 4)[:, :, 3]
-        self._answer("refine", req, rgb, alpha, own_alpha, report, t0, cancel)
+        # matting and the adjustments run on the CPU whatever GPU there is: no GPU note
+        self._answer("refine", req, rgb, alpha, own_alpha, report, t0, cancel, {"device": "cpu"})
 
     def _answer(self, what: str, req: Any, rgb: Any, alpha: Any, own_alpha: Any, report: Any,
-                t0: float, cancel: threading.Event) -> None:
+                t0: float, cancel: threading.Event, device: dict[str, Any]) -> None:
         """The end every request shares: the mask as it is, or the cutout (keeping the layer's
-        own transparency) for output "rgba"; the compute time goes with the result."""
+        own transparency) for output "rgba"; the compute time and the device go with the result."""
         import numpy as np
 
         from . import pipeline
@@ -344,8 +346,9 @@ class Server:
             raise Cancelled()
         seconds = time.perf_counter() - t0
         w, h = req.width, req.height
-        log.info("%s %r: %dx%d %s in %.2f s", what, req.id, w, h, req.output, seconds)
-        self.send(protocol.result(req.id, w, h, req.output, seconds), memoryview(out).cast("B"))
+        log.info("%s %r: %dx%d %s in %.2f s on %s", what, req.id, w, h, req.output, seconds,
+                 device.get("device", "?"))
+        self.send(protocol.result(req.id, w, h, req.output, seconds, device), memoryview(out).cast("B"))
 
     def _progress_sender(self, rid: Any) -> Any:
         last = {"stage": None, "t": 0.0}
@@ -359,6 +362,43 @@ class Server:
             self.send(protocol.progress(rid, stage, fraction, progress_text(stage, fraction)))
 
         return report
+
+
+def device_fields(used: str, report: dict[str, Any]) -> dict[str, Any]:
+    """Pure: the result members that say which device ran the model and, when a GPU is present
+    but the CPU ran it, which GPU, why (``gpu_reason``: its runtime is not installed, or it is
+    but could not start) and the engine's full explanation. ``report``: inference.device_report
+    for "auto" on this machine."""
+    from .inference import DEVICES, GPU_RUNTIMES
+
+    fields: dict[str, Any] = {"device": used}
+    gpu = report.get("gpu")
+    if used != "cpu" or gpu not in GPU_RUNTIMES:
+        return fields
+    planned = report.get("device")
+    if planned == "cpu":
+        reason, note = "no_runtime", report.get("note") or ""
+    else:  # the runtime is there, but its session fell back (CUDA/cuDNN libraries missing?)
+        reason = "not_started"
+        note = (f"An {gpu} is present and this onnxruntime has {DEVICES.get(planned, planned)}, but it "
+                "could not start (are its libraries, e.g. CUDA and cuDNN, installed?), so the CPU ran "
+                "the model. The engine's log says more.")  # fmt: skip
+    return dict(fields, gpu=gpu, gpu_reason=reason, gpu_note=note)
+
+
+_device_report: dict[str, Any] = {}
+
+
+def model_device() -> dict[str, Any]:
+    """device_fields for the model that just ran (the machine's report is made once)."""
+    from . import inference
+
+    if not _device_report:
+        import onnxruntime as ort
+
+        _device_report.update(inference.device_report(
+            "auto", ort.get_available_providers(), inference.gpu_hardware()))  # fmt: skip
+    return device_fields(inference.last_device() or _device_report["device"], _device_report)
 
 
 def rgb_of(payload: Any, width: int, height: int, stride: int) -> Any:

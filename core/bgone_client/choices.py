@@ -74,6 +74,40 @@ def band_or_auto(band: object) -> int | None:
     """A band setting as the engine takes it: None (automatic) for 0, empty or missing."""
     return int(band) if band else None  # type: ignore[call-overload]
 
+# Which device ran a request (the result's "device", Worker.last_device) and, when a GPU is
+# present but the CPU ran it, why in a few words (Worker.last_gpu_unused["reason"]); the
+# engine's full explanation (its "note") is for a tooltip or details.
+DEVICE_NAMES = {"cpu": "the CPU", "cuda": "the GPU (CUDA)", "dml": "the GPU (DirectML)",
+                "coreml": "the GPU (Core ML)"}  # fmt: skip
+GPU_UNUSED_TEXTS = {
+    "no_runtime": "{gpu} is present, but its runtime is not installed: see README 'Using a GPU'",
+    "not_started": "{gpu} is present, but its runtime could not start: see README 'Using a GPU'",
+}
+
+
+def device_text(device: str | None, gpu_unused: dict | None = None) -> str:
+    """'on the CPU', with the short reason in brackets when a GPU sat idle; '' when the
+    engine did not say (an older one)."""
+    if not device:
+        return ""
+    text = "on " + DEVICE_NAMES.get(device, device.upper())
+    if gpu_unused and gpu_unused.get("gpu"):
+        reason = GPU_UNUSED_TEXTS.get(gpu_unused.get("reason") or "", GPU_UNUSED_TEXTS["not_started"])
+        text += " (" + reason.format(gpu="an " + gpu_unused["gpu"]) + ")"  # an NVIDIA/Apple GPU
+    return text
+
+
+def took_text(seconds: float, device: str | None = None, gpu_unused: dict | None = None) -> str:
+    """'in 2.1 s on the CPU': how long a request took and where, for the hosts' done lines."""
+    return " ".join(p for p in ("in {:.1f} s".format(seconds), device_text(device, gpu_unused)) if p)
+
+
+def gpu_note(gpu_unused: dict | None) -> str:
+    """The engine's full reason a present GPU was not used (what to install, and where), for a
+    tooltip; "" when none."""
+    return (gpu_unused or {}).get("note") or ""
+
+
 STAGE_TEXTS = {
     "start": "Starting bgone's engine",
     "load": "Loading the model",

@@ -59,6 +59,11 @@ class Worker:
         self.timeout = timeout
         self.hello: dict | None = None
         self.last_seconds: float | None = None  # the engine's compute time of the last result
+        # which device ran the last result ("cpu", "cuda", ...; None from an engine that does
+        # not say) and, when a GPU is present but was not used, facts for choices.device_text:
+        # {"gpu": "NVIDIA GPU", "reason": "no_runtime" | "not_started", "note": full text}
+        self.last_device: str | None = None
+        self.last_gpu_unused: dict | None = None
         self._proc: PipeProcess | None = None
         self._lock = threading.RLock()
         self._next_id = 0
@@ -277,7 +282,7 @@ class Worker:
     def _result(self, header: dict, payload: Any, progress: Any, cancelled: Any) -> bytes:
         """Send an image request; its result's payload, whose length is checked here."""
         width, height, output = header["width"], header["height"], header["output"]
-        self.last_seconds = None
+        self.last_seconds = self.last_device = self.last_gpu_unused = None
         msg, payload = self._call(header, payload, progress, cancelled, expect="result")
         want = result_bytes(width, height, output)
         if payload is None or len(payload) != want:
@@ -290,6 +295,7 @@ class Worker:
         seconds = msg.get("seconds")
         if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
             self.last_seconds = float(seconds)
+        self.last_device, self.last_gpu_unused = device_of(msg)
         return payload
 
     def cancel(self) -> None:
@@ -504,6 +510,20 @@ class Worker:
             "or a lighter edge refinement, and report the messages above.",
             details=text,
         )
+
+
+def device_of(result: dict) -> tuple:
+    """(device, gpu_unused) from a result message's optional members (docs/protocol.md);
+    anything missing or malformed is None, as from an engine that predates them."""
+    device = result.get("device")
+    if not isinstance(device, str) or not device:
+        return None, None
+    gpu = result.get("gpu")
+    if not isinstance(gpu, str) or not gpu:
+        return device, None
+    reason, note = result.get("gpu_reason"), result.get("gpu_note")
+    return device, {"gpu": gpu, "reason": reason if isinstance(reason, str) else "",
+                    "note": note if isinstance(note, str) else ""}  # fmt: skip
 
 
 def _bytes_view(data: Any) -> memoryview:

@@ -32,6 +32,7 @@ Standard library and GIMP's own GObject bindings only: never import numpy here.
 import os
 import sys
 import threading
+import time
 
 import gi
 
@@ -424,9 +425,10 @@ def run(procedure, run_mode, image, drawables, config, data):
         model = (config.get_property("model") or "").strip()
         jobs = _make_jobs(image, layers)
         Gimp.progress_init("Removing background…")
+        t0 = time.perf_counter()
         compute(worker, jobs, _read_pixels, model, refine, output, _progress_bar(jobs))
         _apply(image, jobs, output)
-        return _done(procedure)
+        return _done(procedure, run_mode, worker, "Removed the background", t0)
     except (UserError, bgone_client.ClientError) as e:
         return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(e)))
     finally:
@@ -448,10 +450,34 @@ def _progress_bar(jobs):
     return progress
 
 
-def _done(procedure):
+def _done(procedure, run_mode, worker, what, t0):
+    """Success: the last progress text says what was done, how long it took and on which
+    device; the same line and the device are the procedure's return values (for scripts).
+    Interactively, a GPU present but left idle is explained in a message, every run, until the
+    user installs its runtime or chooses the CPU."""
+    line = "{} {}.".format(what, choices.took_text(time.perf_counter() - t0, worker.last_device,
+                                                   worker.last_gpu_unused))
+    Gimp.progress_set_text(line)
     Gimp.progress_update(1.0)
     Gimp.progress_end()
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    note = choices.gpu_note(worker.last_gpu_unused)
+    if note and run_mode == Gimp.RunMode.INTERACTIVE:
+        Gimp.message("{}\n\n{}".format(line, note))
+    result = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    for i, value in enumerate((worker.last_device or "", line), 1):
+        if result.length() > i:  # GIMP fills in the defaults
+            result.remove(i)
+        result.insert(i, GObject.Value(GObject.TYPE_STRING, value))
+    return result
+
+
+def _add_return_values(procedure):
+    procedure.add_string_return_value(
+        "device", "Device", "The device that ran the model (cpu, cuda, dml, coreml; Refine Edges: cpu)", "",
+        GObject.ParamFlags.READWRITE)
+    procedure.add_string_return_value(
+        "status", "Status", "What was done, how long it took and on which device", "",
+        GObject.ParamFlags.READWRITE)
 
 
 def _int_setting(config, name):
@@ -485,10 +511,11 @@ def run_refine(procedure, run_mode, image, drawables, config, data):
         bounds = _selection_bounds(image)
         jobs = _make_jobs(image, layers)
         Gimp.progress_init(choices.REFINE_PROGRESS_TEXT)
+        t0 = time.perf_counter()
         refine_all(worker, jobs, _read_for_refine(image, bounds), choices.band_or_auto(band), grow, feather,
                    output, _progress_bar(jobs))
         _apply_refined(image, jobs, output)
-        return _done(procedure)
+        return _done(procedure, run_mode, worker, "Refined the edges", t0)
     except (UserError, bgone_client.ClientError) as e:
         return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(e)))
     finally:
@@ -522,6 +549,7 @@ class BgoneRemoveBackground(Gimp.PlugIn):
         procedure.add_menu_path("<Image>/Layer/Transparency")
         procedure.add_menu_path("<Image>/Filters/bgone")
         procedure.set_attribution("bgone", "bgone contributors", "2025")
+        _add_return_values(procedure)
         if refine:
             procedure.set_documentation(
                 "Refine the edges of the selected layers' masks (bgone, runs locally)",

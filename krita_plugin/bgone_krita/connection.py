@@ -53,6 +53,12 @@ class WorkerHolder:
     def models(self) -> list:
         return self.call(lambda w: w.models())
 
+    def ran_on(self) -> tuple:
+        """(device, gpu_unused) of the worker's last result (bgone_client.Worker.last_device,
+        .last_gpu_unused); (None, None) before any, or from an engine that does not say."""
+        worker = self._worker
+        return getattr(worker, "last_device", None), getattr(worker, "last_gpu_unused", None)
+
     def cancel(self) -> None:
         worker = self._worker
         if worker is not None:

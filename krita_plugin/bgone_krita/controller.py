@@ -13,21 +13,22 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from bgone_client.choices import replace_mask_question, stage_text
+from bgone_client.choices import gpu_note, replace_mask_question, stage_text, took_text
 
 from . import connection, layers, outputs, refine, settings
 from .errors import RemoveBackgroundError, as_error
 from .progress import REFINE_STAGES, REMOVE_STAGES, Tracker
-from .texts import done_text
+from .texts import UNDONE_TEXT, done_text
 
 if TYPE_CHECKING:  # annotations only: Krita 5.1 bundles Python 3.8
     from collections.abc import Callable
 
-    Listener = Callable[[str, float, str], None]  # (state, fraction, text); running/done/error/cancelled
+    Listener = Callable[[str, float, str], None]  # (state, fraction, text); running/done/error/cancelled/idle
     Schedule = Callable[[int, Callable[[], None]], None]  # (milliseconds, callback)
     Confirm = Callable[[str, str], bool]  # (question, detail) -> go ahead?
 
 POLL_MS = 50
+UNDO_CHECK_MS = 400  # how often a done line checks that what it reports is still there
 
 
 class Job:
@@ -36,10 +37,11 @@ class Job:
     def __init__(self, holder: connection.WorkerHolder, document: Any, source: Any, options: Any,
                  request: Optional[Callable[..., bytes]] = None,
                  apply: Optional[Callable[[Any, bytes], Any]] = None,
-                 describe: Optional[Callable[[float], str]] = None,
+                 describe: Optional[Callable[[str], str]] = None,
                  stages: tuple = REMOVE_STAGES) -> None:  # fmt: skip
         """request(progress, cancelled) -> result bytes, apply(app, result) -> what was made
-        and describe(seconds) -> the done line; by default those of a background removal.
+        and describe(took) -> the done line (took: choices.took_text, "in 2.1 s on the CPU");
+        by default those of a background removal.
         stages: the engine stages the request runs, for one bar over all of them."""
         self.document = document
         self.source = source
@@ -48,7 +50,7 @@ class Job:
         self.request = request or (lambda progress, cancelled: connection.run_removal(
             holder, source.rgba, rect.w, rect.h, options, progress, cancelled))  # fmt: skip
         self.apply = apply or (lambda app, result: outputs.apply(app, document, source, result, options.output))
-        self.describe = describe or (lambda seconds: done_text(options.output, source.layer.name(), seconds))
+        self.describe = describe or (lambda took: done_text(options.output, source.layer.name(), took))
         self.events: queue.Queue = queue.Queue()
         self.tracker = Tracker(stages)
         self.started = time.perf_counter()
@@ -71,7 +73,7 @@ class Job:
         except BaseException as exc:
             self.events.put(("error", as_error(exc)))
         else:
-            self.events.put(("result", result))
+            self.events.put(("result", result, self._holder.ran_on()))
 
 
 class Controller:
@@ -85,6 +87,8 @@ class Controller:
         self.job: Optional[Job] = None
         self.last_result: Any = None
         self.confirm: Optional[Confirm] = None  # asks before a mask replaces older ones; None: replace
+        self.gpu_note = ""  # with a done line: why a present GPU sat idle (the engine's words), else ""
+        self._shown: object = None  # the done line whose node is watched for an Undo
 
     def _replace_ok(self, source: layers.Source, output: str) -> bool:
         """True unless the layer has masks that a new one would replace and the user says no."""
@@ -100,6 +104,9 @@ class Controller:
         return self.job is not None
 
     def _emit(self, state: str, fraction: float, text: str) -> None:
+        self._shown = None  # a new line: any older one's Undo watch ends
+        if state != "done":
+            self.gpu_note = ""
         for listener in list(self.listeners):
             listener(state, fraction, text)
 
@@ -142,7 +149,7 @@ class Controller:
         self.job = Job(self.holder, document, source, opts,
                        request=lambda progress, cancelled: refine.request(self.holder, source, opts, progress, cancelled),
                        apply=lambda app, result: refine.apply(app, document, source, result, opts.output),
-                       describe=lambda seconds: refine.done_text(source, opts.output, seconds),
+                       describe=lambda took: refine.done_text(source, opts.output, took),
                        stages=REFINE_STAGES)  # fmt: skip
         self._emit("running", 0.0, "Starting…")
         self.job.start()
@@ -176,7 +183,7 @@ class Controller:
             if event[0] == "error":
                 self._failed(event[1])
             else:
-                self._finish(job, event[1])
+                self._finish(job, event[1], event[2])
             return
 
     def _failed(self, err: RemoveBackgroundError) -> None:
@@ -185,7 +192,7 @@ class Controller:
         else:
             self._emit("error", 0.0, str(err))
 
-    def _finish(self, job: Job, result: bytes) -> None:
+    def _finish(self, job: Job, result: bytes, ran: tuple) -> None:
         app = self._app()
         if not any(doc == job.document for doc in app.documents()):
             self._emit("error", 0.0, "The image was closed before the result was ready.\nNothing was changed.")
@@ -195,7 +202,29 @@ class Controller:
         except Exception as exc:
             self._emit("error", 0.0, str(as_error(exc)))
             return
-        self._emit("done", 1.0, job.describe(time.perf_counter() - job.started))
+        device, idle_gpu = ran
+        self.gpu_note = gpu_note(idle_gpu)
+        self._emit("done", 1.0, job.describe(took_text(time.perf_counter() - job.started, device, idle_gpu)))
+        if hasattr(self.last_result, "parentNode"):  # a mask or layer (a selection is no node)
+            self._watch_undo(job.document, self.last_result)
+
+    def _watch_undo(self, document: Any, node: Any) -> None:
+        """Krita has no undo signal for scripts: while the done line is shown, look now and then
+        whether the node it reports is still in the image; once an Undo took it out, the line
+        and the bar go back to idle instead of claiming what is no longer there."""
+        token = self._shown = object()
+
+        def check() -> None:
+            if self._shown is not token:  # a newer line is shown
+                return
+            if not any(doc == document for doc in self._app().documents()):
+                return  # the image was closed: nothing to watch
+            if node.parentNode() is not None:  # still there (an undone node has no parent)
+                self._schedule(UNDO_CHECK_MS, check)
+                return
+            self._emit("idle", 0.0, UNDONE_TEXT)
+
+        self._schedule(UNDO_CHECK_MS, check)
 
     def list_models(self, callback: Callable[[Optional[list], Optional[str]], None]) -> None:
         """Asks the engine for its models off the GUI thread (this also warms the worker up);

@@ -204,3 +204,4 @@ class BgoneDocker(DockWidget):
         self.progress.setTextVisible(running)
         self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000) if running else 0)
         self.status.setText(text)
+        self.status.setToolTip(self.controller.gpu_note)  # the full "why not the GPU", when it applies

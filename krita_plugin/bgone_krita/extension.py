@@ -52,6 +52,8 @@ class BgoneExtension(Extension):
             self._show(line, 10000, 1)
             return
         self._shown = None
+        if state == "idle":  # an Undo took the result away: Krita says so itself
+            return
         self._show(text, 6000 if state == "error" else 3000, 1)
 
     @staticmethod

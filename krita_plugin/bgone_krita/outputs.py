@@ -5,7 +5,10 @@ touched. Checked in real Krita 5.2 (tests/hosts/test_krita_host.py):
 - Node.addChildNode is one undo command, and pixels written into the new node before it is
   added travel with it: a mask or a new layer goes away with one Edit > Undo.
 - Node.remove is one undo command too: a mask that replaces older ones (the controller asks
-  first) takes one more Edit > Undo to bring them back.
+  first) takes one more Edit > Undo to bring them back. One step is not to be had: writing the
+  new pixels into the EXISTING mask (Node.setPixelData) is not recorded at all (the next Undo
+  takes back the command before it, and the old pixels are lost), and the Python API has no
+  way to group commands. Krita names addChildNode's step "Add Layer", for a mask too.
 - Document.setSelection is NOT recorded in the undo history. So in a window, the selection
   output first triggers Krita's own undoable "Deselect" (when something is selected) or
   "Select All" (when nothing is): one Edit > Undo then restores exactly the selection the

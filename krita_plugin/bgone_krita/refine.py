@@ -160,7 +160,7 @@ def apply(app: Any, document: Any, source: Source, result: bytes, output: str) -
     return new
 
 
-def done_text(source: Source, output: str, seconds: float) -> str:
+def done_text(source: Source, output: str, took: str) -> str:
     what = f"the mask {source.mask.name()!r}" if source.mask is not None and output == "mask" else \
         f"{source.layer.name()!r} into a new layer above it"  # fmt: skip
-    return f"Refined the edges of {what} in {seconds:.1f} s. Edit > Undo (Ctrl+Z) takes it back."
+    return f"Refined the edges of {what} {took}. Edit > Undo (Ctrl+Z) takes it back."

@@ -627,6 +627,12 @@ class ValueArray:
     def index(self, i: int):
         return self.values[i]
 
+    def remove(self, i: int) -> None:
+        del self.values[i]
+
+    def insert(self, i: int, value) -> None:
+        self.values.insert(i, value)
+
     def length(self) -> int:
         return len(self.values)
 
@@ -641,6 +647,7 @@ class Procedure:
         self.image_types = None
         self.sensitivity = None
         self.documentation = None
+        self.return_values: dict[str, dict] = {}
 
     @classmethod
     def new(cls, plugin, name, proc_type, run_func, data) -> Procedure:
@@ -680,6 +687,9 @@ class Procedure:
         self.arguments[name] = {"kind": "choice", "default": default, "choices": choice.nicks()}
         self.texts[name] = (label, blurb)
 
+    def add_string_return_value(self, name, label, blurb, default, flags) -> None:
+        self.return_values[name] = {"kind": "string", "default": default, "blurb": blurb}
+
     def create_config(self) -> Config:
         return Config({k: v["default"] for k, v in self.arguments.items()})
 
@@ -687,6 +697,8 @@ class Procedure:
         values = [status]
         if status != PDBStatusType.SUCCESS and error is not None and error.message:
             values.append(error.message)
+        elif status == PDBStatusType.SUCCESS:  # GIMP fills in each return value's default
+            values += [v["default"] for v in self.return_values.values()]
         return ValueArray(values)
 
 
@@ -735,6 +747,7 @@ def install() -> types.SimpleNamespace:
     Gimp.ImageProcedure = Procedure
     Gimp.main = lambda gtype, argv: 0
     Gimp.displays_flush = lambda: None
+    Gimp.message = lambda text: PROGRESS.events.append(("message", text))
     for kind in ("init", "update", "set_text", "end", "pulse"):
         setattr(Gimp, "progress_" + kind, _progress(kind))
     Gimp.PROGRESS = PROGRESS
@@ -746,6 +759,8 @@ def install() -> types.SimpleNamespace:
     GLib.Error = GError
     GObject = types.ModuleType("gi.repository.GObject")
     GObject.ParamFlags = ParamFlags
+    GObject.TYPE_STRING = "gchararray"
+    GObject.Value = lambda gtype, value: value  # pygobject hands a GValue back as its value
     GimpUi = types.ModuleType("gi.repository.GimpUi")
     GimpUi.init = lambda name: None
 

@@ -91,8 +91,11 @@ def call(img, drawables, **args):
     wall = time.perf_counter() - t
     status = res.index(0)
     message = res.index(1) if res.length() > 1 else None
-    return {"status": status.value_nick if hasattr(status, "value_nick") else str(status),
-            "ok": status == Gimp.PDBStatusType.SUCCESS, "message": message, "wall_s": wall}
+    r = {"status": status.value_nick if hasattr(status, "value_nick") else str(status),
+         "ok": status == Gimp.PDBStatusType.SUCCESS, "message": message, "wall_s": wall}
+    if r["ok"]:  # the return values: the device that ran the model, and the last progress line
+        r["device"], r["line"] = message, res.index(2) if res.length() > 2 else None
+    return r
 
 
 def case_registration():
@@ -328,6 +331,9 @@ def test_mask_matches_core_and_truth(gimp_job, main_report, core_reference, phot
     png = np.asarray(Image.open(gimp_job["job"] / "main" / "mask.png").convert("RGBA"))
     assert png.shape == (h, w, 4)
     assert iou(png[..., 3], mask) > 0.99
+    # the device that ran it, as the worker reported it through bgone_client: this root has no GPU
+    assert c["device"] == "cpu", c
+    assert c["line"].startswith("Removed the background in ") and c["line"].endswith(" s on the CPU."), c["line"]
     # a second run replaced the existing mask (non-interactive: no question asked)
     assert c["second_ok"], c["second_message"]
     mask2 = _alpha(gimp_job["job"] / "main" / "mask2.alpha", (h, w))

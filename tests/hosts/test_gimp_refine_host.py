@@ -239,6 +239,7 @@ def test_refined_mask_has_a_lower_gradient_error_than_the_painted_one(refine_job
         print(f"\nGIMP Refine Edges: gradient error {before:.3f} -> {after:.3f} in {c['wall_s']:.1f} s")
     assert after < before * 0.9, (before, after)
     assert 0 < (refined != start).mean() < 0.2  # the edges changed, not the whole mask
+    assert c["message"] == "cpu", c  # the first return value on success: the device (matting: the CPU)
 
 
 def test_with_a_selection_nothing_outside_it_changes(refine_job, main_report, truth):

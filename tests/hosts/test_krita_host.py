@@ -210,7 +210,20 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     fractions = [f for st, f, _ in runs["mask"]["states"] if st == "running"]
     assert fractions == sorted(fractions) and any(0.0 < f < 1.0 for f in fractions), fractions
     assert runs["mask"]["bar_after"] == [0, False]
-    # a second run asks, and Replace leaves one mask; two Undo steps (remove, add) bring the old one back
+    # the done line names the device that ran the model (this root has no GPU: the CPU, no reason)
+    for output in ("mask", "layer", "selection", "replace"):
+        assert " s on the CPU. Edit > Undo" in runs[output]["states"][-1][2], runs[output]["states"][-1]
+    # Krita has no undo signal for scripts; once Edit > Undo took the mask or layer away, the
+    # docker's line and bar go back to idle (a selection is no node: its line stays)
+    for output in ("mask", "layer", "replace"):
+        assert runs[output]["status_after_undo"] == "Undone. Select a layer and press Remove background.", runs[output]
+        assert runs[output]["bar_after_undo"] == [0, False]
+    assert "on the CPU" in runs["selection"]["status_after_undo"]
+    # a one-step replace cannot be had: Node.setPixelData on an existing mask is no undo step
+    # (the one Undo after it takes back the mask's add instead, and the old pixels are lost)
+    assert report["set_pixel_data"] == {"undo_label_after_write": "Undo Add Layer", "changed": True,
+                                        "mask_gone_after_one_undo": True, "pixels_after_undo_are_first": False}
+    # a second run asks, and Replace leaves one mask; two Undo steps (add, remove) bring the old one back
     replace = runs["replace"]
     assert replace["asked"] == ["Replace the mask?", "Replace the existing mask?", ["Cancel", "Replace"]]
     assert replace["first_run"]["masks"] == ["transparencymask"]
@@ -614,6 +627,7 @@ def start():
     def next_step():
         controller = docker.controller  # the one the plug-in handed to its docker and action
         if not steps:
+            report["set_pixel_data"] = set_pixel_data_is_no_undo_step()
             finish(0 if all(r.get("state") == "done" for r in report["runs"]) else 4)
             return
         output = steps.pop(0)
@@ -663,6 +677,29 @@ def start():
         QTimer.singleShot(300, answer)
         docker.run_button.click()  # blocks in the question until answer() clicks Replace
 
+    def set_pixel_data_is_no_undo_step():
+        """Why a replaced mask takes two undo steps (issue 16): writing new pixels into the
+        EXISTING mask would be one step, but Node.setPixelData is not recorded in the undo
+        history. Added, then overwritten, then one Edit > Undo: the undo takes the add back,
+        and the overwritten pixels were never restorable."""
+        import hashlib
+        w, h = doc.width(), doc.height()
+        digest = lambda n: hashlib.sha256(bytes(n.pixelData(0, 0, w, h))).hexdigest()
+        mask = doc.createTransparencyMask("probe mask")
+        mask.setPixelData(b"\x40" * (w * h), 0, 0, w, h)
+        layer.addChildNode(mask, None)
+        doc.waitForDone()
+        first = digest(mask)
+        mask.setPixelData(b"\xc0" * (w * h), 0, 0, w, h)
+        doc.waitForDone()
+        second = digest(mask)
+        undo = Krita.instance().action("edit_undo")
+        label = undo.text()
+        undo.trigger()
+        doc.waitForDone()
+        return {"undo_label_after_write": label, "changed": second != first,
+                "mask_gone_after_one_undo": mask.parentNode() is None, "pixels_after_undo_are_first": digest(mask) == first}
+
     @guard
     def undo_then(step, times=1):
         doc.waitForDone()
@@ -673,7 +710,10 @@ def start():
         for _ in range(times):
             undo.trigger()
             doc.waitForDone()
-        QTimer.singleShot(300, guard(lambda: (step.__setitem__("after_undo", scene(doc, layer)), next_step())))
+        # the docker's Undo watch looks every 0.4 s: give it time, then read the line and the bar
+        QTimer.singleShot(1200, guard(lambda: (step.update(after_undo=scene(doc, layer), status_after_undo=docker.status.text(),
+                                                           bar_after_undo=[docker.progress.value(), docker.progress.isTextVisible()]),
+                                               next_step())))
 
     QTimer.singleShot(500, wait_models)
 

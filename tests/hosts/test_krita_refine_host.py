@@ -346,6 +346,7 @@ def test_docker_section_in_full_krita_and_undo(hostroot, report):
     for output in ("mask", "layer"):
         run = runs[output]
         assert run.get("state") == "done" and "Refined the edges" in run["states"][-1][2], run
+        assert " s on the CPU. Edit > Undo" in run["states"][-1][2], run["states"][-1]  # the engine said so
         assert run["after_run"] != run["before"]
     assert runs["layer"]["undos"] == 1, runs["layer"]  # a new layer: one Edit > Undo
     # replacing a mask is Krita's "add" and "remove" commands: two Edit > Undo restore it

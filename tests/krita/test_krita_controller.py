@@ -118,3 +118,53 @@ def test_controller_reports_errors_in_plain_words(kr, app):
     ctl.list_models(lambda models, error: got.append((models, error)))
     loop.run_until(lambda: bool(got))
     assert got[0][0] is None and "installer" in got[0][1]
+
+
+def test_the_done_line_says_which_device_ran_it_and_why_not_the_gpu(kr, app):
+    idle = {"gpu": "NVIDIA GPU", "reason": "no_runtime", "note": "Install onnxruntime-gpu into /x/python."}
+    for gpu_unused, words in ((None, " s on the CPU. Edit > Undo"),
+                              (idle, " s on the CPU (an NVIDIA GPU is present, but its runtime is not installed")):  # fmt: skip
+        ctl, loop, states = make_controller(kr, FakeWorker(gpu_unused=gpu_unused))
+        doc, layer = _masked_doc(app)
+        assert ctl.start(doc, layer)
+        loop.run_until(lambda: not ctl.busy)  # noqa: B023
+        assert states[-1][0] == "done" and words in states[-1][2], states[-1]
+        assert ctl.gpu_note == (idle["note"] if gpu_unused else "")  # the docker's tooltip
+
+
+def test_after_undo_the_done_line_goes_back_to_idle(kr, app):
+    from bgone_krita.settings import Options
+
+    ctl, loop, states = make_controller(kr, FakeWorker())
+    doc, layer = _masked_doc(app)
+    for output in ("mask", "layer"):
+        assert ctl.start(doc, layer, Options(None, "fast", output))
+        loop.run_until(lambda: not ctl.busy)
+        assert states[-1][0] == "done"
+        for _ in range(3):  # nothing undone: the line stays, its watch goes on
+            batch, loop.pending = loop.pending, []
+            for fn in batch:
+                fn()
+        assert states[-1][0] == "done" and len(loop.pending) == 1
+        doc.undo()  # Edit > Undo
+        loop.run_until(lambda: states[-1][0] == "idle")
+        assert states[-1] == ("idle", 0.0, "Undone. Select a layer and press Remove background.")
+        loop.run_until(lambda: not loop.pending)  # the watch ended with it
+
+
+def test_a_new_run_or_a_closed_image_ends_the_undo_watch(kr, app):
+    ctl, loop, states = make_controller(kr, FakeWorker())
+    doc, layer = _masked_doc(app)
+    assert ctl.start(doc, layer)
+    loop.run_until(lambda: not ctl.busy)
+    watch, loop.pending = loop.pending, []
+    ctl._emit("error", 0.0, "something newer")  # any newer line
+    doc.undo()
+    for fn in watch:
+        fn()
+    assert states[-1][0] == "error" and not loop.pending
+    assert ctl.start(doc, layer)
+    loop.run_until(lambda: not ctl.busy)
+    doc.close()
+    loop.run_until(lambda: not loop.pending)
+    assert states[-1][0] == "done"

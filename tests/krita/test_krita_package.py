@@ -56,5 +56,6 @@ def test_desktop_file_names_the_package(kr):
 def test_done_text(kr):
     from bgone_krita.texts import done_text
 
-    assert "Ctrl+Z" in done_text("selection", "Photo", 1.0)
-    assert "'Photo'" in done_text("mask", "Photo", 2.25) and "2.2 s" in done_text("mask", "Photo", 2.25)
+    assert "Ctrl+Z" in done_text("selection", "Photo", "in 1.0 s")
+    assert done_text("mask", "Photo", "in 2.2 s on the CPU").startswith(
+        "Added a transparency mask to 'Photo' in 2.2 s on the CPU. Edit > Undo")

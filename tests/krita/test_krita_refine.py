@@ -140,6 +140,7 @@ def test_the_controller_runs_a_refine_and_says_what_it_did(kr, app):
     loop.run_until(lambda: not ctl.busy)
     state, fraction, text = states[-1]
     assert state == "done" and "Refined the edges of the mask 'Painted mask'" in text and "Ctrl+Z" in text
+    assert " s on the CPU. Edit > Undo" in text  # matting runs on the CPU, whatever GPU there is
     from bgone_krita.progress import REFINE_STAGES, Tracker
 
     end_of_refine = Tracker(REFINE_STAGES)("refine", 1.0)  # one bar over the request's stages
