@@ -203,8 +203,10 @@ def test_the_last_line_and_the_return_values_say_which_device_ran_it(plugin, fak
 
 
 @pytest.mark.parametrize("mode", ["NONINTERACTIVE", "INTERACTIVE"])
-def test_an_idle_gpu_is_named_in_the_line_and_explained_interactively(plugin, fake, worker, monkeypatch, mode):
+def test_an_idle_gpu_is_named_in_the_line_and_explained_interactively(plugin, fake, worker, monkeypatch, mode,
+                                                                      tmp_path):
     Gimp = fake.Gimp
+    monkeypatch.setattr(plugin, "PLUGIN_DIR", str(tmp_path))
     worker.gpu_unused = {"gpu": "NVIDIA GPU", "reason": "no_runtime", "note": "Install onnxruntime-gpu into /v/python."}
     monkeypatch.setattr(plugin, "_dialog", lambda *a: True)
     img = scene(fake)
@@ -218,6 +220,16 @@ def test_an_idle_gpu_is_named_in_the_line_and_explained_interactively(plugin, fa
         assert messages == [line + "\n\nInstall onnxruntime-gpu into /v/python."]
     else:  # a script gets it in the return values, without a pop-up
         assert messages == []
+        return
+
+    def popups_after_another_run():
+        fake.progress.events.clear()
+        run(plugin, fake, img, [lay], mode=Gimp.RunMode.INTERACTIVE)
+        return [e[1] for e in fake.progress.events if e[0] == "message"]
+
+    assert popups_after_another_run() == []  # explained once, not on every run
+    worker.gpu_unused = {**worker.gpu_unused, "note": "Install onnxruntime-directml."}
+    assert len(popups_after_another_run()) == 1  # a new reason is explained again
 
 
 def test_selection_bounding_box_only(plugin, fake, worker):

@@ -453,15 +453,15 @@ def _progress_bar(jobs):
 def _done(procedure, run_mode, worker, what, t0):
     """Success: the last progress text says what was done, how long it took and on which
     device; the same line and the device are the procedure's return values (for scripts).
-    Interactively, a GPU present but left idle is explained in a message, every run, until the
-    user installs its runtime or chooses the CPU."""
+    Interactively, a GPU present but left idle is explained in a message once (again only if
+    the reason changes): after that the done line still says "on the CPU"."""
     line = "{} {}.".format(what, choices.took_text(time.perf_counter() - t0, worker.last_device,
                                                    worker.last_gpu_unused))
     Gimp.progress_set_text(line)
     Gimp.progress_update(1.0)
     Gimp.progress_end()
     note = choices.gpu_note(worker.last_gpu_unused)
-    if note and run_mode == Gimp.RunMode.INTERACTIVE:
+    if note and run_mode == Gimp.RunMode.INTERACTIVE and _first_time(note):
         Gimp.message("{}\n\n{}".format(line, note))
     result = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
     for i, value in enumerate((worker.last_device or "", line), 1):
@@ -469,6 +469,24 @@ def _done(procedure, run_mode, worker, what, t0):
             result.remove(i)
         result.insert(i, GObject.Value(GObject.TYPE_STRING, value))
     return result
+
+
+def _first_time(note):
+    """True once per text of the idle-GPU note: remembered in the plug-in's own folder (a
+    plug-in runs as a new process each time, so it has no memory of its own)."""
+    mark = os.path.join(PLUGIN_DIR, "gpu-note-shown.txt")
+    try:
+        with open(mark, encoding="utf-8") as f:
+            if f.read() == note:
+                return False
+    except OSError:
+        pass
+    try:
+        with open(mark, "w", encoding="utf-8") as f:
+            f.write(note)
+    except OSError:
+        pass  # a read-only plug-in folder: shown every time rather than never
+    return True
 
 
 def _add_return_values(procedure):
