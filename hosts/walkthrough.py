@@ -105,17 +105,23 @@ def in_root(root: Path, cmd: str, timeout: int = 300, user: bool = True, network
     return full if network else ["unshare", "--net", "--", *full]
 
 
-def run_pty(argv: list[str], timeout: int, answers: list[tuple[str, str]] = ()) -> tuple[int, str]:
+def run_pty(argv: list[str], timeout: int, answers: list[tuple[str, str]] = ()) -> tuple[int, str, tuple]:
     """Runs ``argv`` on a pseudo-terminal (COLS x ROWS), answering each prompt of ``answers``
-    (regex, reply) in turn; the raw bytes the terminal got, decoded."""
+    (regex, reply) in turn. Returns the exit status, what the terminal got (decoded) and the
+    longest time nothing new appeared on it, with the line shown meanwhile (looks hung?)."""
     import fcntl
     import termios
 
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    # A process group of its own in this (terminal-less) session: the pty is a terminal to the
+    # installer (isatty, its size) but never a controlling one, so timeout(1)'s own process
+    # group inside run-in-root.sh is not stopped as a background job when it reads the answer.
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, process_group=0)
     os.close(slave)
     buf = b""
+    silence = (0.0, 0)  # the longest wait for output, and where in ``buf`` it ended
+    last = time.monotonic()
     pending = list(answers)
     answered_at = 0
     deadline = time.monotonic() + timeout + 30
@@ -128,6 +134,10 @@ def run_pty(argv: list[str], timeout: int, answers: list[tuple[str, str]] = ()) 
                 break
             if not data:
                 break
+            now = time.monotonic()
+            if now - last > silence[0] and buf:
+                silence = (now - last, len(buf))
+            last = now
             buf += data
             if pending and re.search(pending[0][0].encode(), buf[answered_at:]):
                 time.sleep(0.5)  # a person reads the question first
@@ -139,7 +149,8 @@ def run_pty(argv: list[str], timeout: int, answers: list[tuple[str, str]] = ()) 
             os.killpg(proc.pid, signal.SIGKILL)
             break
     os.close(master)
-    return proc.wait(), buf.decode("utf-8", "replace")
+    before = screen_text(buf[:silence[1]].decode("utf-8", "replace")).splitlines()
+    return proc.wait(), buf.decode("utf-8", "replace"), (silence[0], before[-1].strip() if before else "")
 
 
 def screen_text(raw: str) -> str:
@@ -181,13 +192,14 @@ def _install():
     for ns, v in (("Gimp", "3.0"), ("GimpUi", "3.0"), ("Gtk", "3.0"), ("Gdk", "3.0")):
         gi.require_version(ns, v)
     from gi.repository import Gimp, GimpUi, GLib, Gtk
-    counter = os.path.join(SHOTS, "gimp-calls")
-    n = len(open(counter).read()) + 1 if os.path.exists(counter) else 1
-    with open(counter, "a") as f:
-        f.write("x")
     run_dialog = GimpUi.ProcedureDialog.run
+    call = {"n": 0}
 
     def run(dialog):
+        counter = os.path.join(SHOTS, "gimp-calls")  # one plug-in process per call
+        n = call["n"] = len(open(counter).read()) + 1 if os.path.exists(counter) else 1
+        with open(counter, "a") as f:
+            f.write("x")
         model = os.environ.get("WALK_GIMP_MODEL_%d" % n)
 
         def press_ok():
@@ -227,8 +239,8 @@ def _install():
             shot["n"] = 1
             try:
                 time.sleep(1.5)  # GIMP repaints its status bar in its own process
-                _shoot("gimp-%d-progress.png" % n)
-                _note("call %d: progress shot at %.2f" % (n, fraction))
+                _shoot("gimp-%d-progress.png" % call["n"])
+                _note("call %d: progress shot at %.2f" % (call["n"], fraction))
             except Exception:
                 _note(traceback.format_exc())
         return result
@@ -288,11 +300,7 @@ try:
     shoot("gimp-1-result.png")
     img2 = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(photo))
     Gimp.Display.new(img2)
-    status, message = remove_background(img2)  # the hook picks a model that is not installed
-    if message:
-        # from the menu GIMP shows the plug-in's error itself; from this batch call the error
-        # comes back to the caller, so the walkthrough shows the same text in GIMP's message box
-        Gimp.message(message)
+    remove_background(img2)  # the hook picks a model that is not installed; GIMP shows the error
     shoot("gimp-2-error.png")
 except Exception:
     report["traceback"] = traceback.format_exc()
@@ -366,6 +374,8 @@ def start():
             shoot("krita-2-progress" if phase["name"] == "remove" else "krita-4-error-progress", docker)
         if st in ("done", "error", "cancelled"):
             report[phase["name"]] = {"state": st, "text": text, "status": docker.status.text(),
+                                     "status_on_screen": not docker.status.visibleRegion().isEmpty(),
+                                     "docker_size": [docker.width(), docker.height()],
                                      "seconds": round(time.monotonic() - phase["t"], 1)}
             if phase["name"] == "remove":
                 QTimer.singleShot(1500, guard(lambda: (shoot("krita-3-result", docker), error_run())))
@@ -476,11 +486,13 @@ class Walk:
         return self.root / inside.lstrip("/")
 
     def step(self, name: str, cmd: str, timeout: int = 300, network: bool = False, answers=(),
-             env: dict[str, str] | None = None, shown: str | None = None, full: bool = False) -> dict:
+             env: dict[str, str] | None = None, shown: str | None = None, full: bool = False,
+             gui: bool = False) -> dict:
         """One thing the user does in a terminal: timed, its screen kept."""
         print(f"\n=== {len(self.steps) + 1}. {name}\n$ {shown or cmd}", flush=True)
         t = time.monotonic()
-        rc, raw = run_pty(in_root(self.root, cmd, timeout, network=network, env=env), timeout, list(answers))
+        rc, raw, (quiet, quiet_line) = run_pty(in_root(self.root, cmd, timeout, network=network, env=env), timeout,
+                                               list(answers))
         seconds = time.monotonic() - t
         text = screen_text(raw)
         n = len(self.steps) + 1
@@ -493,6 +505,8 @@ class Walk:
         rec = {"n": n, "name": name, "cmd": shown or cmd, "rc": rc, "seconds": seconds, "text": text,
                "full": full, "log": log.relative_to(self.out).as_posix(), "notes": []}
         self.steps.append(rec)
+        if quiet >= 10 and not gui:
+            self.note(f"the screen did not change for {quiet:.0f} s while it showed: {quiet_line!r}")
         return rec
 
     def as_root(self, cmd: str, timeout: int = 120) -> str:
@@ -549,7 +563,7 @@ def gimp(w: Walk) -> None:
     cmd = (f"{XVFB} gimp-3.0 --no-splash --batch-interpreter=python-fu-eval "
            f"-b \"exec(open('{WALK}/gimp_batch.py').read())\" --quit")
     r = w.step("GIMP 3: Layer > Transparency > Remove Background… (under Xvfb)", cmd, timeout=420,
-               env=env, shown="gimp-3.0 photo.jpg, then Layer > Transparency > Remove Background… > OK; "
+               env=env, gui=True, shown="gimp-3.0 photo.jpg, then Layer > Transparency > Remove Background… > OK; "
                               "then on a second copy with the model isnet-general-use (not installed)")
     rep = w.host(f"{WALK}/shots/gimp-report.json")
     if rep.is_file():
@@ -571,7 +585,7 @@ def gimp(w: Walk) -> None:
 def krita(w: Walk) -> None:
     env = {"PYTHONPATH": f"{WALK}/krita", "WALK_SHOTS": f"{WALK}/shots", "WALK_PHOTO": f"{HOME}/photo.jpg"}
     r = w.step("Krita 5.2: the Remove Background docker (under Xvfb)", f"{XVFB} krita --nosplash", timeout=480,
-               env=env, shown="krita photo.jpg, Settings > Dockers > Remove Background, press Remove "
+               env=env, gui=True, shown="krita photo.jpg, Settings > Dockers > Remove Background, press Remove "
                               "background; then a model that is not installed, output New layer")
     rep = w.host(f"{WALK}/shots/krita-report.json")
     if rep.is_file():
@@ -580,7 +594,9 @@ def krita(w: Walk) -> None:
         for key in ("remove", "error"):
             if key in data:
                 d = data[key]
-                w.note(f"{key}: {d['state']} in {d['seconds']} s; status line: {d['status']!r}")
+                w.note(f"{key}: {d['state']} in {d['seconds']} s; status line: {d['status']!r} "
+                       f"({'visible' if d.get('status_on_screen') else 'NOT visible'} in the docker, "
+                       f"{d.get('docker_size')} px)")
         w.note(f"after the run: layers {data.get('layers_after')}, masks {data.get('masks_after')}; "
                f"error run with model {data.get('error_model')}")
         stages = [s for s in data.get("states", []) if s[1] == "running"]
@@ -593,9 +609,13 @@ def krita(w: Walk) -> None:
 
 
 def left_over(w: Walk) -> None:
-    w.step("What is left in the home", "find ~ -path ~/bgone -prune -o -path ~/Downloads -prune -o -print "
-           "| sort; echo; echo '--- anything named bgone:'; find ~ -path ~/bgone -prune -o -iname '*bgone*' "
-           "-print; echo '--- kritarc lines with bgone:'; grep -in bgone ~/.config/kritarc; "
+    own = " ".join(f"-path '{HOME}/{p}' -o" for p in (
+        ".config/GIMP", ".local/share/krita", ".cache/gimp", ".cache/babl", ".cache/gegl-0.4",
+        ".cache/mesa_shader_cache*", ".cache/fontconfig", ".local/share/krita*"))
+    w.step("What is left in the home", f"find ~ -mindepth 1 \\( {own} -path ~/bgone -o -path ~/Downloads \\) "
+           "-prune -o -print | sort; echo '--- (GIMP, Krita, Mesa, fontconfig folders not listed)'; "
+           "echo '--- anything named bgone or onnxruntime:'; find ~ -path ~/bgone -prune -o \\( -iname '*bgone*' "
+           "-o -iname '*onnxruntime*' \\) -print; echo '--- kritarc lines with bgone:'; grep -in bgone ~/.config/kritarc; "
            "echo '--- sizes:'; du -sh ~/.cache ~/.local ~/.config 2>/dev/null; command -v bgone || "
            "echo 'bgone: no longer a command'", shown="find ~ …; grep -i bgone ~/.config/kritarc; du -sh …")
 
