@@ -3,7 +3,7 @@
 
 Usage (as root, from the checkout; about 8-10 minutes):
 
-    python3 hosts/walkthrough.py [--photo FILE] [--model-file FILE] [--out DIR] [--keep]
+    python3 hosts/walkthrough.py [--photo FILE] [--model-file FILE] [--ref REF] [--out DIR] [--keep]
 
 What it does, each step timed, with what the screen showed kept in DIR (default
 bench/out/walkthrough/): transcript.md (the installer's console whole, tails elsewhere),
@@ -487,7 +487,7 @@ class Walk:
 
     def step(self, name: str, cmd: str, timeout: int = 300, network: bool = False, answers=(),
              env: dict[str, str] | None = None, shown: str | None = None, full: bool = False,
-             gui: bool = False) -> dict:
+             gui: bool = False, key: str | None = None) -> dict:
         """One thing the user does in a terminal: timed, its screen kept."""
         print(f"\n=== {len(self.steps) + 1}. {name}\n$ {shown or cmd}", flush=True)
         t = time.monotonic()
@@ -503,7 +503,7 @@ class Walk:
         tail = "\n".join(text.splitlines()[-25:])
         print(tail, f"\n[exit {rc}, {seconds:.1f} s]", flush=True)
         rec = {"n": n, "name": name, "cmd": shown or cmd, "rc": rc, "seconds": seconds, "text": text,
-               "full": full, "log": log.relative_to(self.out).as_posix(), "notes": []}
+               "full": full, "log": log.relative_to(self.out).as_posix(), "notes": [], "gui": gui, "key": key}
         self.steps.append(rec)
         if quiet >= 10 and not gui:
             self.note(f"the screen did not change for {quiet:.0f} s while it showed: {quiet_line!r}")
@@ -531,7 +531,7 @@ class Walk:
         return got
 
 
-def prepare(w: Walk, photo: Path, model: Path) -> tuple[int, str]:
+def prepare(w: Walk, photo: Path, model: Path, ref: str) -> tuple[int, str]:
     """The clean machine and the new user, with the downloads a user would have."""
     t = time.monotonic()
     w.as_root(f"/usr/sbin/useradd -m -s /bin/bash {USER} && install -d -o {USER} -g {USER} -m 700 /tmp/xdg-{USER}"
@@ -539,8 +539,8 @@ def prepare(w: Walk, photo: Path, model: Path) -> tuple[int, str]:
               f" && install -d -o {USER} -g {USER} {WALK}/shots")
     archive = w.host(f"{HOME}/Downloads/bgone.tar.gz")
     with archive.open("wb") as f:
-        sh(["git", "-C", str(REPO), "archive", "--format=tar.gz", "--prefix=bgone/", "HEAD"], stdout=f)
-    head = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s"], capture_output=True,
+        sh(["git", "-C", str(REPO), "archive", "--format=tar.gz", "--prefix=bgone/", ref], stdout=f)
+    head = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s", ref], capture_output=True,
                           text=True).stdout.strip()
     shutil.copyfile(model, w.host(f"{HOME}/Downloads/{model.name}"))
     shutil.copyfile(photo, w.host(f"{WALK}/photo{photo.suffix}"))
@@ -625,10 +625,13 @@ def write_report(w: Walk, out: Path, setup_s: int, head: str, total: float) -> N
              "", f"Code: `{head}`. Clean Debian trixie root with GIMP 3.0.4 and Krita 5.2.9, user `{USER}` "
              f"(empty home), {COLS}x{ROWS} terminal. Machine preparation {setup_s} s (not a user step). "
              f"Total {total / 60:.1f} min.", "",
-             "| # | step | time | exit | what the screen showed (last lines) |", "|---|---|---|---|---|"]
+             "| # | step | time | exit | what the screen showed (key lines; GUI steps: what the driver saw) |", "|---|---|---|---|---|"]
     for s in w.steps:
-        tail = [ln for ln in s["text"].splitlines() if ln.strip()][-3:]
-        gist = " / ".join(x.strip()[:90] for x in tail).replace("|", "\\|")
+        shown = [ln.strip() for ln in s["text"].splitlines() if ln.strip()]
+        if s["key"]:
+            shown = [ln for ln in shown if re.search(s["key"], ln)]
+        pick = s["notes"][:4] if s["gui"] else shown[-5 if s["key"] else -3:] + s["notes"][-1:]
+        gist = " / ".join(x.replace("\n", " ")[:140] for x in pick).replace("|", "\\|")
         lines.append(f"| {s['n']} | {s['name']} | {s['seconds']:.1f} s | {s['rc']} | {gist} |")
     summary = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(summary)
@@ -669,12 +672,14 @@ def pip_env(root: Path) -> dict[str, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  usage="python3 hosts/walkthrough.py [--photo FILE] [--model-file FILE] "
-                                       "[--out DIR] [--keep]  (as root)")
+                                       "[--ref REF] [--out DIR] [--keep]  (as root)")
     ap.add_argument("--photo", type=Path, default=DEFAULT_PHOTO,
                     help="the user's photo (PNG or JPEG; default: the golden dog of ../shared/eval)")
     ap.add_argument("--model-file", type=Path, default=None,
                     help="the model 'downloaded elsewhere' (default: .cache/u2netp.onnx)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "walkthrough")
+    ap.add_argument("--ref", default="HEAD", help="the commit the user downloads (git archive; default HEAD: "
+                                                 "uncommitted changes are not part of it)")
     ap.add_argument("--keep", action="store_true", help=f"leave the overlay mounted at {RUN}/merged")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -692,17 +697,18 @@ def main() -> int:
     root = fresh_root()
     try:
         w = Walk(root, out, pip_env(root))
-        setup_s, head = prepare(w, args.photo, model)
+        setup_s, head = prepare(w, args.photo, model, args.ref)
         print(f"machine ready in {setup_s} s: {root}, user {USER}, code {head}", flush=True)
         w.step("Unpack the download", "tar xzf Downloads/bgone.tar.gz && ls bgone bgone/installer",
                shown="tar xzf Downloads/bgone.tar.gz && ls bgone bgone/installer")
         mf = f"~/Downloads/{model.name}"
         w.step("Run the installer (README: sh installer/install.sh; offline model: --model-file)",
                f"cd bgone && sh installer/install.sh --model-file {mf}", timeout=1500, network=True,
-               answers=[(r"\[Y/n\]", "y\r")], env=w.pip_env, full=True)
+               answers=[(r"\[Y/n\]", "y\r")], env=w.pip_env, full=True,
+               key=r"done in|Self-test|Command|not on your PATH|Model |bgone is installed|failed|rror")
         w.step("A new terminal: is bgone a command?", "command -v bgone || echo 'bgone: command not found'",
                shown="command -v bgone")
-        w.step("bgone --help", "bgone --help")
+        w.step("bgone --help", "bgone --help", key=r"^usage|^bgone|remove ")
         w.step("bgone info", "bgone info")
         w.step("bgone remove photo.jpg -o cutout.png", "bgone remove photo.jpg -o cutout.png", timeout=600)
         if w.host(f"{HOME}/cutout.png").is_file():
@@ -712,7 +718,7 @@ def main() -> int:
         gimp(w)
         krita(w)
         w.step("Uninstall (sh installer/install.sh --uninstall)", "cd bgone && sh installer/install.sh --uninstall",
-               answers=[(r"\[Y/n\]", "y\r")], full=True)
+               answers=[(r"\[Y/n\]", "y\r")], full=True, key=r"Remove it|freed|rror|failed")
         left_over(w)
         write_report(w, out, setup_s, head, time.monotonic() - t0)
     finally:
