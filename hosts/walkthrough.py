@@ -28,6 +28,9 @@ logs/NN-step.log (every step whole, as the terminal rendered it), screens/*.png,
 Screenshots are taken by a small helper inside each host's Python (a sitecustomize on
 PYTHONPATH that grabs the whole X screen); it presses OK in GIMP's dialog and the docker's
 button in Krita, as a user would. Nothing of the product is replaced or configured by it.
+Limits: Xvfb has no window manager (no title bars, windows at their own sizes); GIMP's procedure
+is called through the PDB from a batch script, so GIMP words its error box as for a PDB call
+("Calling error for procedure '…':" above the plug-in's message), which a menu click may not.
 """
 
 from __future__ import annotations
@@ -705,7 +708,7 @@ def main() -> int:
         w.step("Run the installer (README: sh installer/install.sh; offline model: --model-file)",
                f"cd bgone && sh installer/install.sh --model-file {mf}", timeout=1500, network=True,
                answers=[(r"\[Y/n\]", "y\r")], env=w.pip_env, full=True,
-               key=r"done in|Self-test|Command|not on your PATH|Model |bgone is installed|failed|rror")
+               key=r"done in|Self-test|not on your PATH yet|bgone is installed|failed|rror")
         w.step("A new terminal: is bgone a command?", "command -v bgone || echo 'bgone: command not found'",
                shown="command -v bgone")
         w.step("bgone --help", "bgone --help", key=r"^usage|^bgone|remove ")
