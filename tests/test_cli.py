@@ -23,20 +23,24 @@ def run(*args):
     return cli.main([str(a) for a in args])
 
 
-def test_remove_writes_a_cutout(seeded_model_dir, photo, tmp_path):
+def test_remove_writes_a_cutout_and_says_so(seeded_model_dir, photo, tmp_path, capsys):
     out = tmp_path / "out.png"
     assert run("remove", photo, "-o", out, "--refine", "none") == 0
     a = np.asarray(Image.open(out))
     assert a.shape == (480, 640, 4) and a[240, 320, 3] == 255 and a[3, 3, 3] == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.splitlines()[-1].startswith(f"Wrote {out} in ")
 
 
-def test_mask_and_out_dir(seeded_model_dir, photo, tmp_path):
+def test_mask_and_out_dir(seeded_model_dir, photo, tmp_path, capsys):
     Image.fromarray(drawn(240, 320)[0]).save(photo.parent / "second.png")
     assert (
         run("remove", photo.parent, "--out-dir", tmp_path / "o", "--mask", "--refine", "none") == 0
     )
     outs = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert outs == ["photo_mask.png", "second_mask.png"]
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"Wrote 2 images to {tmp_path / 'o'} in ") and last.endswith(" per minute).")
     assert Image.open(tmp_path / "o" / "second_mask.png").mode == "L"
 
 
@@ -245,8 +249,8 @@ def _unshare_works() -> bool:
 def test_full_disk_is_a_message_and_leaves_no_temp_files(seeded_model_dir, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
-    _png(src / "a.png")
-    _png(src / "b.png")
+    _png(src / "a.png", 240, 320)  # cutouts of ~100 kB: larger than the disk
+    _png(src / "b.png", 240, 320)
     out = tmp_path / "out"
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -8,6 +8,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -238,13 +239,29 @@ def cmd_remove(args: argparse.Namespace) -> int:
             files_bar.update(i + 1)
 
     jobs = [batch.Job(src, dst) for (src, _), dst in zip(inputs, outputs, strict=True)]
+    t0 = time.perf_counter()
     failures = batch.run(jobs, work, on_done, say,
                          warm=lambda: pipeline.load_model(spec.name, args.device, on_progress), finish=finish)
     if files_bar:
         files_bar.close()
-    if failures and many:
-        print(f"bgone: {failures} of {len(inputs)} images failed; the others were written.", file=sys.stderr)
+    print(_summary(outputs, failures, time.perf_counter() - t0), file=sys.stderr)
     return 1 if failures else 0
+
+
+def _summary(outputs: list[Path], failures: int, seconds: float) -> str:
+    """The last line of `bgone remove`: what was written, where, and how fast."""
+    n = len(outputs)
+    if n == 1:
+        return f"Wrote {outputs[0]} in {seconds:.1f} s." if not failures else "Nothing was written."
+    folders = sorted({str(o.parent) for o in outputs})
+    where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
+    rate = f"{(n - failures) * 60 / seconds:.0f} per minute" if seconds > 0 else ""
+    if failures == n:
+        return f"bgone: {n} of {n} images failed; nothing was written."
+    if failures:
+        return (f"bgone: {failures} of {n} images failed; the other {n - failures} were written to "
+                f"{where} in {seconds:.1f} s.")
+    return f"Wrote {n} images to {where} in {seconds:.1f} s ({rate})."
 
 
 def cmd_models(args: argparse.Namespace) -> int:
