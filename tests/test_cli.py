@@ -249,7 +249,7 @@ def _unshare_works() -> bool:
 def test_full_disk_is_a_message_and_leaves_no_temp_files(seeded_model_dir, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
-    _png(src / "a.png", 240, 320)  # cutouts of ~100 kB: larger than the disk
+    _png(src / "a.png", 240, 320)  # each cutout larger than the 12 kB disk
     _png(src / "b.png", 240, 320)
     out = tmp_path / "out"
     out.mkdir()
