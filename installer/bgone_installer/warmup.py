@@ -34,12 +34,12 @@ COMPILE_KERNELS = (
 )
 NOT_PREPARED = ("Edge refinement could not be prepared in advance ({}); its first use will take "
                 "up to a minute longer. See the log.")
-TEXT = "    Compiling it, once (about 15 s, up to a minute on a slow computer)..."
+TEXT = "    Compiling it, once (15-60 s, depending on the computer)..."
 
 
 def step_prepare(ctx: Ctx) -> None:
     if ctx.dry:
-        ctx.txn.would("compile the edge refinement's numba code (once, about 15 s)")
+        ctx.txn.would("compile the edge refinement's numba code (once, 15-60 s)")
         return
     try:
         out = run_cmd(ctx.log, [ctx.core_python, "-c", LIST_KERNELS], timeout=300)
