@@ -2,7 +2,7 @@
 
 ``from pymatting import ichol``, and even ``import pymatting.preconditioner.ichol``, first runs
 pymatting/__init__.py, which imports every submodule. Their numba functions carry signatures, so
-each is compiled at import, or read back from numba's cache: 29 functions, about 75 CPU-s on a
+each is compiled at import, or read back from numba's cache: 29 functions, 80-95 CPU-s on a
 fresh install, where bgone needs the 7 in three modules (about 20 CPU-s). Those three modules
 import only numpy, scipy and numba, so they are run here straight from their files, under their
 own names. numba's cache is keyed by source file, so it is the same cache a plain

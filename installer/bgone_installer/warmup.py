@@ -2,8 +2,8 @@
 pymatting functions bgone calls.
 
 The core loads them without pymatting's package ``__init__`` (bgone/pymatting_kernels.py, the one
-list of what is compiled), so only their 7 numba functions are compiled: about 20 CPU-s, where all
-of pymatting's took about 75. numba caches the result next to the sources, in bgone's venv. Left
+list of what is compiled), so only their 7 numba functions are compiled: about 20 CPU-s (11-16 s
+on two idle cores), where all of pymatting's took 80-95 CPU-s (50-70 s). numba caches the result next to the sources, in bgone's venv. Left
 to the first use, that wait would land in GIMP or Krita with no word of explanation; here it is
 announced, timed live, and spread over the CPU cores: each function is compiled by the core's own
 loader in a process of its own, so the cache it fills is exactly the one the engine reads.
@@ -34,12 +34,12 @@ COMPILE_KERNELS = (
 )
 NOT_PREPARED = ("Edge refinement could not be prepared in advance ({}); its first use will take "
                 "up to a minute longer. See the log.")
-TEXT = "    Compiling it, once (15-60 s, depending on the computer)..."
+TEXT = "    Compiling it, once (10-60 s, depending on the computer)..."
 
 
 def step_prepare(ctx: Ctx) -> None:
     if ctx.dry:
-        ctx.txn.would("compile the edge refinement's numba code (once, 15-60 s)")
+        ctx.txn.would("compile the edge refinement's numba code (once, 10-60 s)")
         return
     try:
         out = run_cmd(ctx.log, [ctx.core_python, "-c", LIST_KERNELS], timeout=300)
