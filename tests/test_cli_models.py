@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from bgone import cli, registry, store
+from bgone import cli, cli_models, registry, store
 from bgone.errors import ChecksumMismatch
 from tests.httpserver import Route, Server
 from tests.modelfiles import wheel_path
@@ -45,6 +45,16 @@ def test_info_names_the_device(model_dir, capsys):
     assert run("info") == 0
     out = capsys.readouterr().out
     assert "Device: CPU" in out and "onnxruntime" in out and str(model_dir) in out
+
+
+def test_info_json_carries_the_device_and_the_words_info_prints(model_dir, capsys):
+    """What the installer's summary reads: the device report with the same words as `bgone info`."""
+    assert run("info", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    d = data["device"]
+    assert d["device"] == "cpu" and d["providers"][-1] == "CPUExecutionProvider"
+    assert d["headline"].startswith("CPU (onnxruntime ") and data["model_dir"] == str(model_dir)
+    assert cli_models.device_lines() == [f"Device: {d['headline']}", *([d["note"]] if d["note"] else [])]
 
 
 @pytest.fixture

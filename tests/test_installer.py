@@ -274,6 +274,32 @@ def test_no_hosts_found(home, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
+# the device, as the engine reports it
+
+
+def test_summary_names_the_device(home, capsys):
+    assert run(*FAST) == 0
+    out = capsys.readouterr().out
+    assert "\n  Device     CPU\n" in out  # no GPU on PATH or in /proc here
+    assert "Using a GPU" not in out
+
+
+def test_summary_says_why_a_present_gpu_is_not_used(home, capsys):
+    """A fake nvidia-smi is what the engine looks for: the summary then carries the engine's
+    reason and the package to install, and points at the README's section."""
+    from bgone.inference import describe_device
+
+    if "CUDAExecutionProvider" in describe_device()["available"]:
+        pytest.skip("this onnxruntime has CUDA: the GPU would be used")
+    fake_exe(home, "nvidia-smi")
+    assert run(*FAST) == 0
+    out = words(capsys.readouterr().out)
+    assert "Device CPU (the NVIDIA GPU is not used: see below)" in out
+    assert "! An NVIDIA GPU is present but this onnxruntime has no CUDA support" in out
+    assert "install onnxruntime-gpu" in out and f'"Using a GPU" in {ROOT / "README.md"}.' in out
+
+
+# ---------------------------------------------------------------------------------------------
 # the bgone command
 
 
@@ -330,8 +356,9 @@ def test_rerun_is_idempotent_and_repairs(home, capsys):
     logs = [k for k in second if "/logs/" in k]
     assert len(logs) == 2
 
-    def no_logs(s):
-        return {k: v for k, v in s.items() if "/logs/" not in k and not k.endswith(inst.MANIFEST)}
+    def no_logs(s):  # and no onnxruntime.db: onnxruntime rewrites it whenever the engine starts
+        return {k: v for k, v in s.items() if "/logs/" not in k and not k.endswith(inst.MANIFEST)
+                and not k.endswith("onnxruntime.db")}
 
     assert no_logs(second) == no_logs(first)
     assert rc.read_text().count("enable_bgone_krita") == 1

@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     info = sub.add_parser("info", help="version, device in use (and why a GPU is not), models")
     info.add_argument("--device", default="auto", help="the --device choice to report on")
+    info.add_argument("--json", action="store_true", help="the same, as JSON (for programs)")
     return p
 
 

@@ -11,23 +11,28 @@ from typing import Any
 GOOD_FOR_WIDTH = 16
 
 
-def device_lines(device: str = "auto") -> list[str]:
-    """Which device runs the models and, when a GPU is present but unused, why."""
+def device_info(device: str = "auto") -> dict[str, Any]:
+    """inference.describe_device plus the words every front end shows: ``headline`` (the device
+    and runtime) and ``note`` (why a present GPU is idle; what went wrong). ``device`` is None
+    when onnxruntime cannot tell."""
     from .errors import BgoneError
     from .inference import describe_device
 
     try:
         d = describe_device(device)
     except BgoneError as e:
-        return [f"Device: {e.message}", e.hint]
+        return {"device": None, "gpu": None, "headline": e.message, "note": e.hint}
     except ImportError as e:  # a broken onnxruntime install: say so, never a traceback
-        return [f"Device: onnxruntime cannot be imported ({e}).",
-                "Run the installer again (repair) to reinstall bgone's engine."]
-    lines = [f"Device: {d['device'].upper()} (onnxruntime {d['onnxruntime']}; "
-             f"providers: {', '.join(d['available'])})"]
-    if d["note"]:
-        lines.append(d["note"])
-    return lines
+        return {"device": None, "gpu": None, "headline": f"onnxruntime cannot be imported ({e}).",
+                "note": "Run the installer again (repair) to reinstall bgone's engine."}
+    return d | {"headline": f"{d['device'].upper()} (onnxruntime {d['onnxruntime']}; "
+                            f"providers: {', '.join(d['available'])})"}
+
+
+def device_lines(device: str = "auto") -> list[str]:
+    """Which device runs the models and, when a GPU is present but unused, why."""
+    d = device_info(device)
+    return [f"Device: {d['headline']}", *([d["note"]] if d["note"] else [])]
 
 
 def print_models(rows: list[dict[str, Any]], as_json: bool) -> None:
@@ -52,12 +57,18 @@ def print_models(rows: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Version, Python, device (and why a present GPU is idle), model folder, installed models."""
+    """Version, Python, device (and why a present GPU is idle), model folder, installed models;
+    with --json, the same for programs (the installer's summary)."""
     from . import __version__, paths, registry, store
 
+    installed = [m.name for m in registry.all_models() if store.is_installed(m)]
+    if args.json:
+        print(json.dumps({"version": __version__, "python": sys.executable,
+                          "device": device_info(args.device), "model_dir": str(paths.model_dir()),
+                          "models": installed}, indent=1))
+        return 0
     print(f"bgone {__version__} on Python {sys.version.split()[0]} ({sys.executable})")
     for line in device_lines(args.device):
         print(line)
-    installed = [m.name for m in registry.all_models() if store.is_installed(m)]
     print(f"Models in {paths.model_dir()}: {', '.join(installed) or 'none installed'}")
     return 0

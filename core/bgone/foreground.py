@@ -29,6 +29,7 @@ from PIL import Image
 
 from .composite import INVISIBLE
 from .grid import TileSampler, box_mean, resize_f32, work_size
+from .pymatting_kernels import kernel
 
 METHODS = ("blur", "ml")
 # Pixels re-estimated: alpha 3..252 of 255. Beyond, the fix cannot show (composite.INVISIBLE): at
@@ -231,8 +232,7 @@ def _blur(image: np.ndarray, alpha: np.ndarray, soft: np.ndarray, h2: int, w2: i
 
 
 def _solve(crop: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    from pymatting import estimate_foreground_ml  # lazy: numba
-
+    estimate_foreground_ml = kernel("estimate_foreground_ml")  # numba: loaded on first use
     with contextlib.redirect_stdout(io.StringIO()):
         f = estimate_foreground_ml(crop.astype(np.float64) / 255.0, alpha.astype(np.float64))
     return np.asarray(f, dtype=np.float32) * np.float32(255.0)

@@ -22,6 +22,7 @@ from PIL import Image
 
 from .errors import BgoneError, Cancelled
 from .grid import TileSampler, box_mean, resize_f32, work_size
+from .pymatting_kernels import kernel
 from .trimap import band_radius, make_trimap
 from .upsample import guided_coefficients
 
@@ -104,7 +105,7 @@ def _matte(
     channel, so it is muted. `fixed` (bool, crop-sized) pins unknown pixels to `init` too
     (Dirichlet boundary of a tile, taken from a coarser global solve).
     """
-    from pymatting import cf_laplacian, ichol  # lazy: numba import ~1 s even with a warm cache
+    cf_laplacian, ichol = kernel("cf_laplacian"), kernel("ichol")  # numba: loaded on first use
 
     tri64 = tri.astype(np.float64)
     if fixed is not None and init is not None:

@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import FAIL_AFTER_ENV, PY_RANGE, InstallError
+from . import FAIL_AFTER_ENV, PY_RANGE, InstallError, device
 from .commands import _STATE
 from .console import Log, ask, console_width
 from .launcher import step_command
@@ -78,6 +78,7 @@ def install(ctx: Ctx) -> int:
         if fail_after == step.key:
             raise InstallError(f"Injected failure after step {step.key!r} ({FAIL_AFTER_ENV}).")
     if not ctx.dry:
+        ctx.device = device.probe(ctx)
         ctx.manifest.data.update(
             version=ctx.version, core_python=ctx.core_python, installed_at=_now(),
             plugins=[str(t.plugin_dir) for t in ctx.installed],
@@ -94,6 +95,12 @@ def summary(ctx: Ctx, log_path: Path | None) -> None:
     say = ctx.log.say
     say("\n" + ("Dry run finished: nothing was changed." if ctx.dry else "bgone is installed."))
     rows = [("Engine", f"bgone {ctx.version}: {ctx.core_python}")]
+    notes = list(ctx.notes)
+    if not ctx.dry:
+        readme = ctx.src / "README.md"
+        text, more = device.summary_rows(ctx.device, readme if readme.is_file() else None)
+        rows.append(("Device", text))
+        notes += more
     if ctx.model:
         rows.append(("Model", f"{ctx.model['name']} in {ctx.model['dir']}"))
     for t in ctx.installed:
@@ -109,7 +116,7 @@ def summary(ctx: Ctx, log_path: Path | None) -> None:
     width = max(len(r[0]) for r in rows)
     for k, v in rows:
         say(f"  {k:<{width}}  {v}")
-    for note in ctx.notes:
+    for note in notes:
         say("\n" + textwrap.fill(note, console_width(), initial_indent="  ! ", subsequent_indent="    ",
                                  break_long_words=False, break_on_hyphens=False))
     if not ctx.dry and ctx.installed:

@@ -90,6 +90,7 @@ class Ctx:
         self.model: dict | None = None
         self.notes: list[str] = []  # warnings for the summary
         self.selftest = "skipped"
+        self.device: dict | None = None  # the engine's `bgone info --json`, for the summary
         self.command: Path | None = None  # the bgone command, once written
         self.command_note = ""
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -324,6 +325,14 @@ def _check_alpha(name: str, alpha: np.ndarray, core: np.ndarray, truth: np.ndarr
         assert scores[name]["vs_truth"] > 0.75, (name, scores[name])
 
 
+def _numba_cache(root) -> dict[str, dict[str, int]]:
+    """numba's index files in the installed venv, by pymatting module: name -> mtime."""
+    out: dict[str, dict[str, int]] = {}
+    for p in root.host(f"{HOME}/.local/share/bgone/venv").rglob("*.nbi"):
+        out.setdefault(p.name.split(".")[0], {})[p.name] = p.stat().st_mtime_ns
+    return out
+
+
 def _check_kritarc_after_uninstall(text: str) -> None:
     """No enable_bgone_krita (the installer's one Krita setting) and no [bgone] group (the
     choices the docker saved through Krita.writeSetting once Krita ran): nothing of bgone's."""
@@ -366,7 +375,15 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     assert proc.returncode == 0, f"installer failed ({proc.returncode}):\n{out[-6000:]}"
     assert "not started yet" in out, out[-4000:]  # GIMP and Krita installed, never run: folders created
     assert "passed (u2netp" in out, out[-4000:]
+    # the summary names the device, in the engine's own answer: this root has no GPU
+    assert re.search(r"\n  Device +CPU\n", out), out[-4000:]
+    assert "Using a GPU" not in out, out[-4000:]
+    prepared = re.search(r"Compiling it, once .*: done in (\d+) s", out)  # the numba warm-up
+    assert prepared, out[-6000:]
+    times["prepare"] = int(prepared.group(1))
     times["install"] = time.monotonic() - t0
+    numba_cache = _numba_cache(root)
+    assert set(numba_cache) == {"cf_laplacian", "ichol", "estimate_foreground_ml"}, numba_cache
 
     assert os.path.lexists(root.host(VENV_PYTHON))  # a symlink to the root's python3
     gimp_py = root.host(f"{GIMP_PLUGIN}/bgone-remove-background.py")
@@ -462,6 +479,9 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     assert r["exported"] is True
     exported = np.asarray(Image.open(job / "kritarunner" / "export.png").convert("RGBA"))[..., 3]
     assert np.abs(exported.astype(int) - krita_mask).max() <= 1
+
+    # the warm-up compiled only what bgone calls, and every run since read it back, none compiled
+    assert _numba_cache(root) == numba_cache
 
     # 6. uninstall: every bgone file goes, what GIMP and Krita wrote into their new profiles stays
     # (plug-ins/ and pykrita/ were made by the installer: they go too, being empty then)
