@@ -45,6 +45,7 @@ def test_info_names_the_device(model_dir, capsys):
     assert run("info") == 0
     out = capsys.readouterr().out
     assert "Device: CPU" in out and "onnxruntime" in out and str(model_dir) in out
+    assert "ExecutionProvider" not in out  # runtime names in words, not onnxruntime's list
 
 
 def test_info_json_carries_the_device_and_the_words_info_prints(model_dir, capsys):

@@ -25,8 +25,12 @@ def device_info(device: str = "auto") -> dict[str, Any]:
     except ImportError as e:  # a broken onnxruntime install: say so, never a traceback
         return {"device": None, "gpu": None, "headline": f"onnxruntime cannot be imported ({e}).",
                 "note": "Run the installer again (repair) to reinstall bgone's engine."}
-    return d | {"headline": f"{d['device'].upper()} (onnxruntime {d['onnxruntime']}; "
-                            f"providers: {', '.join(d['available'])})"}
+    # only the runtimes that run models on hardware (AzureExecutionProvider, a remote-call
+    # provider every onnxruntime wheel lists, means nothing to a photographer); --json has all
+    hardware = [p.removesuffix("ExecutionProvider") for p in d["available"]
+                if p not in ("CPUExecutionProvider", "AzureExecutionProvider")]
+    also = f"; GPU runtimes: {', '.join(hardware)}" if hardware else ""
+    return d | {"headline": f"{d['device'].upper()} (onnxruntime {d['onnxruntime']}{also})"}
 
 
 def device_lines(device: str = "auto") -> list[str]:
