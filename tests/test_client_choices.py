@@ -44,16 +44,16 @@ def test_the_default_entry_names_the_model_the_engine_takes(monkeypatch, install
     engine = pipeline.resolve_model(None).name
     assert choices.best_installed(rows)["name"] == engine
     label = choices.default_model_label(rows)
-    assert label.startswith("Default (" + engine + ", ")
-    assert label.endswith("best installed)" if installed else "downloads on first use)")
+    assert label == f"Default ({engine})"
     notes = choices.default_model_notes(rows)
     assert f"now {engine}." in notes and registry.get_model(engine).description in notes
+    assert ("will be downloaded once" in notes) is not installed  # nothing installed: the default downloads
 
 
 def test_the_default_entry_before_the_model_list_is_known():
     assert choices.best_installed([]) is None
     assert choices.default_model_label([]) == choices.DEFAULT_MODEL_LABEL
-    assert choices.default_model_label([NC, OK]) == "Default (u2netp, best installed)"
+    assert choices.default_model_label([NC, OK]) == "Default (u2netp)"
 
 
 def test_model_descriptions_are_written_for_users():

@@ -172,13 +172,10 @@ def best_installed(models: list) -> dict | None:
 
 
 def default_model_label(models: list) -> str:
-    """The default entry, naming the model it stands for: 'Default (u2netp, best installed)'."""
+    """The default entry, naming the model it stands for and short enough for a narrow docker:
+    'Default (u2netp)'; its notes (default_model_notes) say why that one."""
     best = best_installed(models)
-    if best is None:
-        return DEFAULT_MODEL_LABEL
-    if not best.get("installed"):
-        return "Default ({}, downloads on first use)".format(best.get("name", "?"))
-    return "Default ({}, best installed)".format(best.get("name", "?"))
+    return DEFAULT_MODEL_LABEL if best is None else "Default ({})".format(best.get("name", "?"))
 
 
 def licence_warning(info: dict | None) -> str:
@@ -195,8 +192,10 @@ def default_model_notes(models: list) -> str:
     best = best_installed(models)
     if best is None:
         return "bgone takes the best model installed."
-    lead = "bgone takes the best model installed{}: now {}.".format(
-        " (none is installed yet)" if not best.get("installed") else "", best.get("name", "?"))
+    if best.get("installed"):
+        lead = "bgone takes the best model installed: now {}.".format(best.get("name", "?"))
+    else:
+        lead = "No model is installed yet: bgone takes its default, now {}.".format(best.get("name", "?"))
     return lead + "\n" + model_notes(best)
 
 

@@ -239,7 +239,7 @@ def test_model_list_names_the_default_model_and_shows_every_entry_whole(gui):
     docker = gui.app.docker_factories[0].createDockWidget()
     long_name = dict(MODELS[1], name="birefnet-hr-matting", size_label="1099 MB", default=False)
     docker.on_models([dict(m) for m in MODELS] + [long_name], None)
-    assert docker.model_box.itemText(0) == "Default (u2netp, best installed)"  # MODELS: only u2netp is installed
+    assert docker.model_box.itemText(0) == "Default (u2netp)"  # MODELS: only u2netp is installed
     tip = docker.model_box.itemData(0, gui.pkg.docker.qt.Qt.ItemDataRole.ToolTipRole)
     assert "now u2netp" in tip and "small" in tip  # u2netp's own notes follow
     assert docker.model_box.currentIndex() == 0 and "now u2netp" in docker.model_box.toolTip()
