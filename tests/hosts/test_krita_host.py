@@ -205,6 +205,8 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     assert runs["mask"]["mask_names"] == ["bgone mask"]
     # the bar: hidden text when idle, rising through the stages, emptied at the end
     assert report["idle_bar_text"] is False
+    popup = report["popup"]
+    assert popup["shown"] and popup["view_width"] > popup["widest"], f"the open model list cuts entries: {popup}"
     lic = report["licence"]
     assert lic["visible"] and "CC BY-NC 4.0" in lic["text"] and lic["width"] <= lic["docker_width"], lic
     assert lic["height"] >= lic["needed"], f"the licence warning is cut off at the docker's smallest width: {lic}"
@@ -608,10 +610,26 @@ def start():
             report["docker_status"] = docker.status.text()
             report["idle_bar_text"] = docker.progress.isTextVisible()
             shoot(docker, "krita-docker-idle.png")
+            popup_check()
             licence_check()
             QTimer.singleShot(500, next_step)
         else:
             QTimer.singleShot(200, wait_models)
+
+    def popup_check():
+        """The open model list, as docked: wide enough for its longest entry (the closed box
+        may cut it)."""
+        from PyQt5.QtWidgets import QApplication
+
+        box = docker.model_box
+        box.showPopup()
+        QApplication.processEvents()
+        view = box.view()
+        texts = [box.itemText(i) for i in range(box.count())]
+        report["popup"] = {"shown": view.isVisible(), "view_width": view.viewport().width(), "box_width": box.width(),
+                           "widest": max(view.fontMetrics().horizontalAdvance(t) for t in texts)}
+        shoot(view.window(), "krita-docker-model-list.png")
+        box.hidePopup()
 
     def licence_check():
         """A non-commercial model chosen in the docker at its smallest width: the warning is
@@ -697,8 +715,9 @@ def start():
                 if st != "done":
                     QTimer.singleShot(0, lambda: finish(4))
                     return
-                shoot(docker, "krita-docker-%s-done.png" % output)
-                QTimer.singleShot(300, guard(lambda: step.update(status_geometry=status_geometry())))
+                # once the new line's layout has settled, as a user sees it
+                QTimer.singleShot(300, guard(lambda: (step.update(status_geometry=status_geometry()),
+                                                      shoot(docker, "krita-docker-%s-done.png" % output))))
                 QTimer.singleShot(1000, lambda: undo_then(step, 2 if output == "replace" else 1))
 
         controller.listeners.append(on_state)
