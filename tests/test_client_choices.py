@@ -3,7 +3,9 @@ offer and say, and of which part of a layer they send."""
 
 from __future__ import annotations
 
-from bgone import pipeline
+import pytest
+
+from bgone import catalog, pipeline, registry, store
 from bgone_client import choices, layerops
 
 NC = {"name": "rmbg", "size_label": "176 MB", "installed": False, "license": "CC BY-NC 4.0",
@@ -22,13 +24,47 @@ def test_the_core_checks_the_levels_the_plugins_offer():
 
 def test_model_rows():
     assert choices.model_label(OK) == "u2netp (4.6 MB, installed)"
-    assert choices.model_label(NC) == "rmbg (176 MB, downloads on first use, non-commercial)"
+    assert choices.model_label(NC) == "rmbg (176 MB, non-commercial)"  # short: a narrow list shows it whole
+    assert choices.model_label(dict(NC, commercial_use=True)) == "rmbg (176 MB)"
+    assert choices.model_label({"name": "mine"}) == "mine"
     assert "CC BY-NC 4.0" in choices.licence_warning(NC) and "commercial" in choices.licence_warning(NC)
     assert choices.licence_warning(OK) == "" and choices.licence_warning(None) == ""
     notes = choices.model_notes(NC)
     assert "Best edges" in notes and "176 MB will be downloaded" in notes and "Non-commercial" in notes
     assert "Licence: Apache-2.0" in choices.model_notes(OK)
-    assert choices.model_notes(None) == "The best installed model."
+    assert choices.model_notes(None) == "bgone takes the best model installed."
+
+
+@pytest.mark.parametrize("installed", [set(), {"u2netp"}, {"modnet", "u2net"}, {"u2netp", "isnet-general-use"}])
+def test_the_default_entry_names_the_model_the_engine_takes(monkeypatch, installed):
+    """choices.best_installed on the worker's model list picks what the engine's own rule
+    (pipeline.resolve_model with no name) runs, whatever is installed."""
+    monkeypatch.setattr(store, "is_installed", lambda spec: spec.name in installed)
+    rows = catalog.model_rows()
+    engine = pipeline.resolve_model(None).name
+    assert choices.best_installed(rows)["name"] == engine
+    label = choices.default_model_label(rows)
+    assert label == f"Default ({engine})"
+    notes = choices.default_model_notes(rows)
+    assert f"now {engine}." in notes and registry.get_model(engine).description in notes
+    assert ("will be downloaded once" in notes) is not installed  # nothing installed: the default downloads
+
+
+def test_the_default_entry_before_the_model_list_is_known():
+    assert choices.best_installed([]) is None
+    assert choices.default_model_label([]) == choices.DEFAULT_MODEL_LABEL
+    assert choices.default_model_label([NC, OK]) == "Default (u2netp)"
+
+
+def test_model_descriptions_are_written_for_users():
+    """What the hosts show under a model (its description) says what it is good for, not how
+    this project tested it."""
+    for row in catalog.model_rows():
+        text = row["description"]
+        for dev in ("Not run here", "README", "fp16", "px input", "export of it"):
+            assert dev not in text, f"{row['name']}: {text!r}"
+        if row["commercial_use"] is False:
+            assert "Non-commercial" in text
 
 
 def test_a_menu_never_preselects_a_model_it_would_have_to_download():

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "fakes"))
 import gimp_fake  # noqa: E402
 
 import bgone_client  # noqa: E402
+from bgone_client import choices  # noqa: E402
 from fakecore import FAKE_PIPELINE, make_python  # noqa: E402
 from fakeworker import MISSING_MODEL, FakeWorkers, subject  # noqa: E402
 
@@ -108,6 +109,9 @@ def test_procedure_registration(plugin, fake):
     args = proc.arguments
     assert args["model"] == {"kind": "string", "default": ""}
     assert proc.texts["output"][0] == "Out_put"  # not "_O": that is the dialog's OK
+    # the shared names Krita's docker shows too, with GIMP's mnemonics
+    assert [proc.texts[k][0].replace("_", "") for k in ("model", "refine", "output")] == [
+        choices.MODEL_LABEL, choices.REFINE_LABEL, choices.OUTPUT_LABEL]
     assert args["refine"]["default"] == "fast" and args["refine"]["choices"] == [
         "none",
         "fast",

@@ -18,6 +18,11 @@ OUTPUT_CHOICES = (
 REFINE_LEVELS, DEFAULT_REFINE = tuple(c[0] for c in REFINE_CHOICES), "fast"
 OUTPUTS, DEFAULT_OUTPUT = tuple(c[0] for c in OUTPUT_CHOICES), "mask"
 
+# The settings' names, the same in both hosts (GIMP adds its mnemonic underscore to these).
+MODEL_LABEL, REFINE_LABEL, OUTPUT_LABEL = "Model", "Edge refinement", "Output"
+
+# The model entry that names no model: the engine then takes the best installed one
+# (best_installed); the label names that model once the model list is known.
 DEFAULT_MODEL_LABEL = "Default (best installed model)"
 
 # The arguments' help, shown as tooltips next to the choices above.
@@ -146,12 +151,31 @@ def stage_text(stage: str, message: str = "") -> str:
 
 
 def model_label(info: dict) -> str:
-    """One line per model: 'u2netp (4.6 MB, installed)', 'x (973 MB, downloads on first use,
-    non-commercial)'."""
-    size = info.get("size_label") or ""
-    state = "installed" if info.get("installed") else "downloads on first use"
+    """One short line per model, so that a narrow list shows it whole: 'u2netp (4.6 MB,
+    installed)', 'u2net (176 MB)', 'x (1024 MB, non-commercial)'. Whether a model downloads
+    on first use, and what it is for, are in its notes (model_notes)."""
+    state = "installed" if info.get("installed") else ""
     licence = "" if info.get("commercial_use", True) is not False else "non-commercial"
-    return "{} ({})".format(info.get("name", "?"), ", ".join(p for p in (size, state, licence) if p))
+    parts = [p for p in (info.get("size_label") or "", state, licence) if p]
+    return "{} ({})".format(info.get("name", "?"), ", ".join(parts)) if parts else info.get("name", "?")
+
+
+def best_installed(models: list) -> dict | None:
+    """The model the engine takes when none is named, from the engine's model list (rows in
+    the engine's order): the default model when installed, else the first installed one, else
+    the default (which then downloads). bgone.pipeline.resolve_model is the same rule; the
+    client tests hold the two together. None when the list is empty."""
+    default = next((m for m in models if m.get("default")), None)
+    if default is not None and default.get("installed"):
+        return default
+    return next((m for m in models if m.get("installed")), default)
+
+
+def default_model_label(models: list) -> str:
+    """The default entry, naming the model it stands for and short enough for a narrow docker:
+    'Default (u2netp)'; its notes (default_model_notes) say why that one."""
+    best = best_installed(models)
+    return DEFAULT_MODEL_LABEL if best is None else "Default ({})".format(best.get("name", "?"))
 
 
 def licence_warning(info: dict | None) -> str:
@@ -163,10 +187,23 @@ def licence_warning(info: dict | None) -> str:
     )
 
 
+def default_model_notes(models: list) -> str:
+    """The default entry's notes: which model it takes now and why, then that model's notes."""
+    best = best_installed(models)
+    if best is None:
+        return "bgone takes the best model installed."
+    if best.get("installed"):
+        lead = "bgone takes the best model installed: now {}.".format(best.get("name", "?"))
+    else:
+        lead = "No model is installed yet: bgone takes its default, now {}.".format(best.get("name", "?"))
+    return lead + "\n" + model_notes(best)
+
+
 def model_notes(info: dict | None) -> str:
-    """The text under the model list: description, what a first use downloads, the licence."""
+    """The text under the model list (and a list entry's tooltip): description, what a first
+    use downloads, the licence."""
     if not info:
-        return "The best installed model."
+        return "bgone takes the best model installed."
     lines = [info["description"]] if info.get("description") else []
     if not info.get("installed"):
         lines.append(

@@ -46,7 +46,9 @@ from bgone_client import choices, layerops  # noqa: E402
 
 PROC_NAME = "plug-in-bgone-remove-background"
 REFINE_PROC_NAME = "plug-in-bgone-refine-edges"
-OUTPUT_LABEL = "Out_put"  # "_O" is the dialogs' OK button
+# the settings' shared names (choices) with GIMP's mnemonic; "_O" is the dialogs' OK button
+MODEL_LABEL, REFINE_LABEL = "_" + choices.MODEL_LABEL, "_" + choices.REFINE_LABEL
+OUTPUT_LABEL = choices.OUTPUT_LABEL[:3] + "_" + choices.OUTPUT_LABEL[3:]
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -366,7 +368,7 @@ def _model_row(Gtk, config, models):  # noqa: N803 (the Gtk module, imported by 
     or the factory values) moves it too."""
     config.set_property("model", choices.pick_model(models, config.get_property("model")))
     combo = Gtk.ComboBoxText(hexpand=True)
-    combo.append("", choices.DEFAULT_MODEL_LABEL)
+    combo.append("", choices.default_model_label(models))
     for m in models:
         combo.append(m.get("name"), choices.model_label(m))
     combo.set_tooltip_text(choices.MODEL_HELP)
@@ -376,13 +378,13 @@ def _model_row(Gtk, config, models):  # noqa: N803 (the Gtk module, imported by 
 
     def on_changed(_combo):
         m = next((m for m in models if m.get("name") == combo.get_active_id()), None)
-        notes.set_text(choices.model_notes(m))
+        notes.set_text(choices.model_notes(m) if m else choices.default_model_notes(models))
 
     combo.connect("changed", on_changed)
     config.bind_property("model", combo, "active-id",
                          GObject.BindingFlags.BIDIRECTIONAL | GObject.BindingFlags.SYNC_CREATE)
     on_changed(combo)
-    label = Gtk.Label(label="_Model", use_underline=True, xalign=0.0)
+    label = Gtk.Label(label=MODEL_LABEL, use_underline=True, xalign=0.0)
     label.set_mnemonic_widget(combo)
     line = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
     line.pack_start(label, False, False, 0)
@@ -590,9 +592,9 @@ class BgoneRemoveBackground(Gimp.PlugIn):
             "for the default), refine (none, fast, best), output (mask, selection, layer).",
             name)
         procedure.add_string_argument(
-            "model", "_Model", choices.MODEL_HELP, "", GObject.ParamFlags.READWRITE)
+            "model", MODEL_LABEL, choices.MODEL_HELP, "", GObject.ParamFlags.READWRITE)
         procedure.add_choice_argument(
-            "refine", "_Edge refinement", choices.REFINE_HELP,
+            "refine", REFINE_LABEL, choices.REFINE_HELP,
             _choice(choices.REFINE_CHOICES), choices.DEFAULT_REFINE, GObject.ParamFlags.READWRITE)
         procedure.add_choice_argument(
             "output", OUTPUT_LABEL, choices.OUTPUT_HELP,

@@ -1,5 +1,6 @@
-"""The "Remove Background" docker: choices, a button, progress with cancel, a plain status line,
-and a "Refine Edges" section (its settings and button).
+"""The "Remove Background" docker: a button, progress with cancel and a plain status line at the
+top (visible at the docker's small default size), the choices, and a "Refine Edges" section
+(its settings and button).
 
 Only widgets live here; the work is in controller.py and below, tested without Qt.
 """
@@ -36,6 +37,23 @@ def _narrow(box: Any) -> Any:
     return box
 
 
+def _wrapped(label: Any) -> Any:
+    """A label that wraps at the docker's width (never widening it) and is as tall as its
+    text: a long message shows whole, never cut off at the side."""
+    label.setWordWrap(True)
+    label.setSizePolicy(qt.QSizePolicy.Policy.Ignored, qt.QSizePolicy.Policy.Minimum)
+    return label
+
+
+def _fit_popup(box: Any) -> None:
+    """The open list at least as wide as its longest entry, however narrow the closed box
+    (measured from the texts: a hidden view's own size hint counts only the rows it shows)."""
+    view = box.view()
+    metrics = view.fontMetrics()
+    widest = max((metrics.horizontalAdvance(box.itemText(i)) for i in range(box.count())), default=0)
+    view.setMinimumWidth(widest + 4 * metrics.averageCharWidth() + view.verticalScrollBar().sizeHint().width())
+
+
 class BgoneDocker(DockWidget):
     def __init__(self, controller: Any) -> None:
         super().__init__()
@@ -44,24 +62,8 @@ class BgoneDocker(DockWidget):
         self.setWindowTitle(DOCKER_TITLE)
         root = qt.QWidget(self)
         layout = qt.QVBoxLayout(root)
-        form = qt.QFormLayout()
-        form.setRowWrapPolicy(qt.QFormLayout.RowWrapPolicy.WrapLongRows)
-        self.model_box = _narrow(qt.QComboBox(root))
-        self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
-        self.model_box.setToolTip(choices.MODEL_HELP)
-        # under the choices at the docker's full width, wrapped: never cut off in a narrow dock
-        self.licence = qt.QLabel("", root)
-        self.licence.setWordWrap(True)
-        self.licence.setStyleSheet("color: #d08000;")
-        self.licence.setSizePolicy(qt.QSizePolicy.Policy.Ignored, qt.QSizePolicy.Policy.Minimum)
-        self.refine_box = _narrow(_choice_box(root, choices.REFINE_CHOICES))
-        self.output_box = _narrow(_choice_box(root, choices.OUTPUT_CHOICES))
-        form.addRow("Model", self.model_box)
-        form.addRow("Edges", self.refine_box)
-        form.addRow("Output", self.output_box)
-        layout.addLayout(form)
-        layout.addWidget(self.licence)
-        self.licence.hide()
+        # the button, its progress and the status line come first: Krita docks this at about
+        # 260x250 px, and what a run did (or why it failed) must show there without scrolling
         self.run_button = qt.QPushButton("Remove background", root)
         layout.addWidget(self.run_button)
         row = qt.QHBoxLayout()
@@ -74,11 +76,26 @@ class BgoneDocker(DockWidget):
         row.addWidget(self.progress)
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
-        layout.addWidget(self._refine_section(root))
-        self.status = qt.QLabel("Select a layer and press Remove background.", root)
-        self.status.setWordWrap(True)
+        self.status = _wrapped(qt.QLabel("Select a layer and press Remove background.", root))
         self.status.setTextInteractionFlags(qt.Qt.TextInteractionFlag.TextSelectableByMouse)  # users can copy the error
         layout.addWidget(self.status)
+        form = qt.QFormLayout()
+        form.setRowWrapPolicy(qt.QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.model_box = _narrow(qt.QComboBox(root))
+        self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
+        self.model_box.setToolTip(choices.MODEL_HELP)
+        # under the choices at the docker's full width, wrapped: never cut off in a narrow dock
+        self.licence = _wrapped(qt.QLabel("", root))
+        self.licence.setStyleSheet("color: #d08000;")
+        self.refine_box = _narrow(_choice_box(root, choices.REFINE_CHOICES))
+        self.output_box = _narrow(_choice_box(root, choices.OUTPUT_CHOICES))
+        form.addRow(choices.MODEL_LABEL, self.model_box)
+        form.addRow(choices.REFINE_LABEL, self.refine_box)
+        form.addRow(choices.OUTPUT_LABEL, self.output_box)
+        layout.addLayout(form)
+        layout.addWidget(self.licence)
+        self.licence.hide()
+        layout.addWidget(self._refine_section(root))
         layout.addStretch(1)
         scroll = qt.QScrollArea(self)  # a short dock scrolls rather than cutting text off
         scroll.setWidgetResizable(True)
@@ -98,7 +115,7 @@ class BgoneDocker(DockWidget):
 
     def _refine_section(self, root: Any) -> Any:
         """Refine Edges: its settings (bgone_client.choices) and button, sharing the progress
-        bar, Cancel and status line above and below."""
+        bar, Cancel and status line at the top."""
         box = qt.QGroupBox(choices.REFINE_EDGES_LABEL, root)
         form = qt.QFormLayout(box)
         saved = refine.read_options(Krita.instance())
@@ -116,7 +133,7 @@ class BgoneDocker(DockWidget):
         self.refine_output_box = _choice_box(box, choices.REFINE_OUTPUT_CHOICES)
         self._select(self.refine_output_box, saved.output)
         self.refine_output_box.currentIndexChanged.connect(self.on_refine_choice)
-        form.addRow("Output", self.refine_output_box)
+        form.addRow(choices.OUTPUT_LABEL, self.refine_output_box)
         self.refine_button = qt.QPushButton("Refine edges", box)
         self.refine_button.setToolTip("Refine the selected transparency mask (or the layer's own alpha) "
                                       "along its edges; a selection limits it to the selected part.")  # fmt: skip
@@ -169,8 +186,8 @@ class BgoneDocker(DockWidget):
         warning = choices.licence_warning(info)
         self.licence.setText(warning)
         self.licence.setVisible(bool(warning))
-        notes = choices.model_notes(info)
-        self.model_box.setToolTip(self.model_box.currentText() + "\n" + notes if info else notes)
+        notes = choices.model_notes(info) if info else choices.default_model_notes(self.models)
+        self.model_box.setToolTip(self.model_box.currentText() + "\n" + notes)
 
     def on_models(self, models: Optional[list], error: Optional[str]) -> None:
         if error:
@@ -180,11 +197,13 @@ class BgoneDocker(DockWidget):
         self.models = models or []
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        self.model_box.addItem(choices.DEFAULT_MODEL_LABEL, "")
+        self.model_box.addItem(choices.default_model_label(self.models), "")
+        self.model_box.setItemData(0, choices.default_model_notes(self.models), qt.Qt.ItemDataRole.ToolTipRole)
         for info in self.models:
             self.model_box.addItem(choices.model_label(info), info.get("name"))
             self.model_box.setItemData(self.model_box.count() - 1, choices.model_notes(info),
                                        qt.Qt.ItemDataRole.ToolTipRole)  # fmt: skip
+        _fit_popup(self.model_box)
         self._select(self.model_box, choices.pick_model(self.models, self._saved_model))
         self.model_box.blockSignals(False)
         self.on_choice()

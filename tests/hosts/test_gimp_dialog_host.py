@@ -70,6 +70,7 @@ label, combo = line.get_children()
 report["line_horizontal"] = line.get_orientation() == Gtk.Orientation.HORIZONTAL
 report["label"] = label.get_label()
 report["start"] = [cfg.props.model, combo.get_active_id(), combo.get_active_text()]
+report["start_notes"] = notes.get_text()
 combo.set_active_id("birefnet-general")
 report["picked"] = cfg.props.model
 report["notes"] = notes.get_text()
@@ -115,6 +116,8 @@ def test_model_row_follows_reset_and_replace_prompt_has_a_replace_button(hostroo
     r = json.loads(lines[-1][len("REPORT "):])
     assert r["line_horizontal"] and r["label"] == "_Model"  # label beside the list, like the rows below
     assert r["start"][:2] == ["", ""], "an unknown saved model must fall back to the default entry"
+    assert r["start"][2] == "Default (u2netp)", "the default entry names the model it takes (the one installed)"
+    assert r["start_notes"].startswith("bgone takes the best model installed: now u2netp.\nSmall and fast.")
     assert r["picked"] == "birefnet-general", "choosing in the list must change the setting"
     assert "CC BY-NC 4.0" in r["notes"] and "downloaded once" in r["notes"]
     assert r["reset"][0] == "" and r["reset"][1].startswith("Default"), "Reset must move the list too"

@@ -193,6 +193,7 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     assert "bgone_remove_background" in report["tools_menu"]
     assert report["docker_widget"] is True
     assert any(m.startswith("u2netp (") and "installed" in m for m in report["docker_models"]), report["docker_models"]
+    assert report["docker_models"][0] == "Default (u2netp)", report["docker_models"]  # names its model
     runs = {r["output"]: r for r in report["runs"]}
     for output in ("mask", "layer", "selection", "replace"):
         run = runs[output]
@@ -204,6 +205,8 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     assert runs["mask"]["mask_names"] == ["bgone mask"]
     # the bar: hidden text when idle, rising through the stages, emptied at the end
     assert report["idle_bar_text"] is False
+    popup = report["popup"]
+    assert popup["shown"] and popup["view_width"] > popup["widest"], f"the open model list cuts entries: {popup}"
     lic = report["licence"]
     assert lic["visible"] and "CC BY-NC 4.0" in lic["text"] and lic["width"] <= lic["docker_width"], lic
     assert lic["height"] >= lic["needed"], f"the licence warning is cut off at the docker's smallest width: {lic}"
@@ -236,6 +239,17 @@ def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     assert runs["layer"]["after_run"]["layers"][-1].endswith("(background removed)")
     assert runs["selection"]["after_run"]["selection"] is not None
     assert runs["selection"]["before"]["selection"] is None
+    # the docker as Krita docks it first (about 260x250 px): what a run did, and why one failed,
+    # is on screen whole without scrolling (the walkthrough found it below the settings)
+    for where, geometry in [("done", runs["mask"]["status_geometry"]), ("error", report["error_run"]["status"])]:
+        assert not geometry["floating"] and geometry["on_screen"], (where, geometry)
+        assert 0 <= geometry["top"] and geometry["bottom"] <= geometry["visible"], (where, geometry)
+        assert geometry["height"] >= geometry["needed"], (where, geometry)
+    assert "Ctrl+Z" in runs["mask"]["status_geometry"]["text"]
+    error = report["error_run"]
+    assert error["states"][-1][0] == "error" and error["status"]["text"] == error["states"][-1][1], error
+    assert f"Could not download the {error['model']} model" in error["status"]["text"], error
+    assert "Choose an installed model" in error["status"]["text"], error
     assert report["exit"] == 0
 
 
@@ -576,6 +590,7 @@ def start():
     action = app.action("bgone_remove_background")
     report["action_text"] = action.text() if action is not None else None
     report["tools_menu"] = tools_menu(app)
+    app.activeWindow().qwindow().setGeometry(0, 0, 1280, 1000)  # the walkthrough's window
     docker = our_docker(app)
     report["docker_widget"] = docker is not None
     if docker is None:
@@ -595,10 +610,26 @@ def start():
             report["docker_status"] = docker.status.text()
             report["idle_bar_text"] = docker.progress.isTextVisible()
             shoot(docker, "krita-docker-idle.png")
+            popup_check()
             licence_check()
             QTimer.singleShot(500, next_step)
         else:
             QTimer.singleShot(200, wait_models)
+
+    def popup_check():
+        """The open model list, as docked: wide enough for its longest entry (the closed box
+        may cut it)."""
+        from PyQt5.QtWidgets import QApplication
+
+        box = docker.model_box
+        box.showPopup()
+        QApplication.processEvents()
+        view = box.view()
+        texts = [box.itemText(i) for i in range(box.count())]
+        report["popup"] = {"shown": view.isVisible(), "view_width": view.viewport().width(), "box_width": box.width(),
+                           "widest": max(view.fontMetrics().horizontalAdvance(t) for t in texts)}
+        shoot(view.window(), "krita-docker-model-list.png")
+        box.hidePopup()
 
     def licence_check():
         """A non-commercial model chosen in the docker at its smallest width: the warning is
@@ -623,12 +654,44 @@ def start():
         docker.on_choice()
         docker.resize(old_size)
 
+    def status_geometry():
+        """Where the status line lies in the docker's visible (unscrolled) area, as docked."""
+        label, viewport = docker.status, docker.widget().viewport()
+        top = label.mapTo(viewport, label.rect().topLeft()).y()
+        return {"text": label.text(), "top": top, "bottom": top + label.height(), "visible": viewport.height(),
+                "height": label.height(), "needed": label.heightForWidth(label.width()),
+                "on_screen": not label.visibleRegion().isEmpty(), "floating": docker.isFloating(),
+                "docker": [docker.width(), docker.height()]}
+
+    @guard
+    def error_run():
+        """A model that is not installed, offline: the download fails, and the docker says so."""
+        missing = [m["name"] for m in docker.models if not m.get("installed") and m.get("downloadable")]
+        record = {"model": missing[0] if missing else None, "states": []}
+        report["error_run"] = record
+        if not missing:
+            finish(4)
+            return
+
+        def on_state(st, fraction, text):
+            record["states"].append([st, text])
+            if st in ("done", "error", "cancelled"):
+                docker.controller.listeners.remove(on_state)
+                QTimer.singleShot(500, guard(lambda: (record.update(status=status_geometry()),
+                                                      shoot(docker, "krita-docker-error.png"),
+                                                      finish(0 if all(r.get("state") == "done" for r in report["runs"]) else 4))))
+
+        docker.controller.listeners.append(on_state)
+        docker.model_box.setCurrentIndex(docker.model_box.findData(missing[0]))
+        docker.output_box.setCurrentIndex(docker.output_box.findData("layer"))  # no replace question
+        docker.run_button.click()
+
     @guard
     def next_step():
         controller = docker.controller  # the one the plug-in handed to its docker and action
         if not steps:
             report["set_pixel_data"] = set_pixel_data_is_no_undo_step()
-            finish(0 if all(r.get("state") == "done" for r in report["runs"]) else 4)
+            error_run()
             return
         output = steps.pop(0)
         step = {"output": output, "states": [], "before": scene(doc, layer)}
@@ -652,7 +715,9 @@ def start():
                 if st != "done":
                     QTimer.singleShot(0, lambda: finish(4))
                     return
-                shoot(docker, "krita-docker-%s-done.png" % output)
+                # once the new line's layout has settled, as a user sees it
+                QTimer.singleShot(300, guard(lambda: (step.update(status_geometry=status_geometry()),
+                                                      shoot(docker, "krita-docker-%s-done.png" % output))))
                 QTimer.singleShot(1000, lambda: undo_then(step, 2 if output == "replace" else 1))
 
         controller.listeners.append(on_state)

@@ -92,7 +92,7 @@ def test_docker_shows_the_shared_choices_and_the_model_list(gui):
     assert box_items(docker.output_box) == [(label, key) for key, label, _ in choices.OUTPUT_CHOICES]
     docker.show()  # asks the engine for its models, off the GUI thread
     pump(gui, lambda: docker.model_box.count() > 1)
-    assert box_items(docker.model_box) == [(choices.DEFAULT_MODEL_LABEL, "")] + [
+    assert box_items(docker.model_box) == [(choices.default_model_label(MODELS), "")] + [
         (choices.model_label(m), m["name"]) for m in MODELS
     ]
     assert docker.model_box.currentData() == ""  # the best installed model, not a download
@@ -176,3 +176,78 @@ def test_licence_warning_stays_whole_at_the_dockers_smallest_width(gui):
         or "Non-commercial" in docker.model_box.itemData(1, gui.pkg.docker.qt.Qt.ItemDataRole.ToolTipRole)
     docker.model_box.setCurrentIndex(0)
     assert not label.isVisible()  # no warning: no empty orange line either
+
+
+KRITA_DOCKED = (262, 250)  # the docker's size where Krita 5.2.9 docks it first (walkthrough, 1280x1000)
+
+
+def _inside_viewport(docker, widget):
+    """Where ``widget`` lies in the docker's visible (unscrolled) area: (top, bottom, height)."""
+    viewport = docker.widget().viewport()
+    top = widget.mapTo(viewport, widget.rect().topLeft()).y()
+    return top, top + widget.height(), viewport.height()
+
+
+@pytest.mark.parametrize("outcome", ["done", "error"])
+def test_status_line_shows_whole_at_the_docked_size(gui, outcome):
+    """At Krita's default docked size the line that says what a run did, or why it failed, is
+    on screen whole (wrapped, not scrolled away under the settings)."""
+    from bgone_client import ClientError
+
+    doc, layer = photo_doc(gui)
+    docker = gui.app.docker_factories[0].createDockWidget()
+    docker.on_models([dict(m) for m in MODELS], None)
+    docker.resize(*KRITA_DOCKED)
+    docker.show()
+    if outcome == "error":
+        gui.worker.fail = ClientError(
+            "download_failed",
+            "Could not download the u2net model: github.com could not be found; "
+            "files.pythonhosted.org could not be found.", choices.HOST_HINTS["download_failed"])
+    states = []
+    docker.controller.listeners.append(lambda st, f, text: states.append((st, text)))
+    docker.run_button.click()
+    pump(gui, lambda: states and states[-1][0] in ("done", "error"))
+    for _ in range(5):  # the new text's layout requests travel up to the scroll area, one a pass
+        gui.qapp.processEvents()
+    state, text = states[-1]
+    assert state == outcome and docker.status.text() == text
+    if outcome == "error":
+        assert "github.com could not be found" in text and choices.HOST_HINTS["download_failed"] in text
+    label = docker.status
+    top, bottom, visible = _inside_viewport(docker, label)
+    assert label.isVisible() and 0 <= top and bottom <= visible, \
+        f"the status line lies at {top}..{bottom} px, the docker shows 0..{visible}"
+    assert label.height() >= label.heightForWidth(label.width()), "the status line's last lines are cut off"
+    assert not label.visibleRegion().isEmpty()
+    for widget in (docker.run_button, docker.progress, docker.cancel_button):
+        assert _inside_viewport(docker, widget)[1] <= visible
+
+
+def test_both_hosts_name_the_settings_alike(gui):
+    """The docker's row labels are the shared ones GIMP shows too (not "Edges" here and
+    "Edge refinement" there)."""
+    docker = gui.app.docker_factories[0].createDockWidget()
+    form = docker.model_box.parentWidget().layout().itemAt(3).layout()
+    labels = {form.labelForField(box).text(): box for box in (docker.model_box, docker.refine_box, docker.output_box)}
+    assert labels == {choices.MODEL_LABEL: docker.model_box, choices.REFINE_LABEL: docker.refine_box,
+                      choices.OUTPUT_LABEL: docker.output_box}  # fmt: skip
+    assert choices.REFINE_LABEL == "Edge refinement"
+
+
+def test_model_list_names_the_default_model_and_shows_every_entry_whole(gui):
+    docker = gui.app.docker_factories[0].createDockWidget()
+    long_name = dict(MODELS[1], name="birefnet-hr-matting", size_label="1099 MB", default=False)
+    docker.on_models([dict(m) for m in MODELS] + [long_name], None)
+    assert docker.model_box.itemText(0) == "Default (u2netp)"  # MODELS: only u2netp is installed
+    tip = docker.model_box.itemData(0, gui.pkg.docker.qt.Qt.ItemDataRole.ToolTipRole)
+    assert "now u2netp" in tip and "small" in tip  # u2netp's own notes follow
+    assert docker.model_box.currentIndex() == 0 and "now u2netp" in docker.model_box.toolTip()
+    labels = [docker.model_box.itemText(i) for i in range(docker.model_box.count())]
+    assert labels[1:] == ["u2netp (4.6 MB, installed)", "isnet-general-use (179 MB)", "birefnet-hr-matting (1099 MB)"]
+    tip = docker.model_box.itemData(2, gui.pkg.docker.qt.Qt.ItemDataRole.ToolTipRole)
+    assert "179 MB will be downloaded once" in tip  # what a short entry leaves out
+    view = docker.model_box.view()
+    widest = max(view.fontMetrics().horizontalAdvance(text) for text in labels)
+    assert view.minimumWidth() > widest, "the open list must show whole entries"
+    assert docker.model_box.minimumSizeHint().width() < widest  # the closed box may still be narrow
