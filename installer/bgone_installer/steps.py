@@ -23,7 +23,7 @@ from . import (
     MANIFEST,
     InstallError,
 )
-from .commands import run_cmd
+from .commands import Wait, run_cmd
 from .console import Log, ask
 from .layout import Layout, Target
 from .pythons import _py_text, find_python, probe_python
@@ -186,8 +186,14 @@ def step_venv(ctx: Ctx) -> None:
 
 
 def _pip_show(line: str) -> str | bool:
-    """pip's progress lines worth a user's eye, without "(from -r requirements-lock.txt (line 18))"."""
-    if not line.startswith(("Collecting ", "Downloading ", "Installing collected", "Successfully ")):
+    """pip's progress lines worth a user's eye, without "(from -r requirements-lock.txt (line 18))".
+    "Installing collected packages" is followed by a long silence (the big wheels being
+    unpacked, 25-45 s): it becomes a ``Wait``, with live seconds until pip speaks again."""
+    if line.startswith("Installing collected packages:"):
+        names = [n.strip() for n in line.split(":", 1)[1].split(",") if n.strip()]
+        many = f"{len(names)} packages" if len(names) != 1 else "1 package"
+        return Wait(f"Installing {many}: {', '.join(names)}")
+    if not line.startswith(("Collecting ", "Downloading ", "Successfully ")):
         return False
     return re.sub(r" \(from .*$", "", line)
 
