@@ -301,6 +301,8 @@ def step_plugins(ctx: Ctx) -> None:
             ctx.txn.mkdirs(t.root / "plug-ins")
             ctx.txn.copy_tree(src, t.plugin_dir, modes={f"{GIMP_PLUGIN}.py": 0o755}, extra=config,
                               trees={t.client_dir.name: client})
+            # GIMP keeps our dialogs' last values there: they go with the plug-in
+            ctx.txn.own({"type": "gimp_settings", "path": str(t.root / "plug-in-settings")})
         else:
             desktop = ctx.src / "krita_plugin" / f"{KRITA_PLUGIN}.desktop"
             src = ctx.src / "krita_plugin" / KRITA_PLUGIN
@@ -345,6 +347,8 @@ def _flatpak_granted(app: str) -> bool | None:
 
 def step_flatpak(ctx: Ctx) -> None:
     apps = sorted({t.flatpak for t in ctx.installed if t.flatpak})
+    if not apps:
+        ctx.log.say("    No GIMP or Krita from Flatpak: nothing to do.")
     for app in apps:
         cmd = shlex.join(flatpak_override_cmd(app))
         granted = _flatpak_granted(app)
