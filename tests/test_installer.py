@@ -756,3 +756,16 @@ def test_real_venv_install(home, u2netp_path, capsys):
     assert "Reusing" in capsys.readouterr().out
     assert run("--uninstall", "--yes") == 0
     assert snapshot(home) == before
+
+
+def test_readmes_give_the_printed_uninstall_command_and_the_engine_size():
+    """The READMEs say what the installer prints: the uninstall command (Linux) and the size."""
+    from bgone_installer import layout, steps, uninstall
+
+    linux = layout.Layout("linux")
+    command = uninstall.uninstall_command(linux, Path("~/.local/share/bgone"), "python3")
+    assert command == "sh '~/.local/share/bgone/installer/install.sh' --uninstall"
+    command = command.replace("'", "")
+    for readme in (ROOT / "README.md", INSTALLER / "README.md"):
+        assert command in words(readme.read_text())
+    assert f"takes {steps.ENGINE_SIZE}" in words((ROOT / "README.md").read_text())
