@@ -9,6 +9,7 @@ import atexit
 import hashlib
 import json
 import os
+import re
 import shutil
 import site
 import stat
@@ -407,6 +408,77 @@ def test_uninstall_leaves_no_trace_with_model_and_selftest(home, u2netp_path, ca
     assert "not installed" in capsys.readouterr().out
 
 
+def test_the_printed_uninstall_command_works_without_the_download(home, capsys):
+    """The install keeps the installer in bgone's data folder and prints the README's kind of
+    command for it; that command, run as a user would (its launcher finds a Python), removes
+    everything, the kept installer included."""
+    make_profiles(home)
+    before = snapshot(home)
+    assert run(*FAST) == 0
+    out = capsys.readouterr().out
+    kept = home / ".local/share/bgone/installer"
+    assert f"To remove bgone again: sh {kept}/install.sh --uninstall" in out
+    assert (kept / "bgone_installer" / "uninstall.py").is_file()
+    assert (kept / "core" / "bgone_client" / "__init__.py").is_file()
+    assert is_exec(kept / "install.sh") and not list(kept.rglob("__pycache__"))
+    r = subprocess.run(["sh", str(kept / "install.sh"), "--uninstall", "--yes"], cwd=home,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "bgone has been removed" in r.stdout
+    assert snapshot(home) == before
+
+
+def test_windows_uninstall_command_runs_the_kept_copy_with_python(home, capsys):
+    """A batch file that deletes itself cannot finish: on Windows the command names the Python."""
+    assert run(*FAST, "--platform", "windows") == 0
+    script = home / "AppData/Local/bgone/installer/install.py"
+    assert f'To remove bgone again: "{DEV_PY}" "{script}" --uninstall' in capsys.readouterr().out
+    assert run("--uninstall", "--yes", "--platform", "windows") == 0
+    assert not script.exists()
+
+
+def test_uninstall_takes_what_bgone_runs_leave_beside_the_install(home, capsys):
+    """After the install, bgone's runs leave files that were not there when it was recorded:
+    SQLite's -wal/-shm beside the onnxruntime.db the install created, and GIMP's memory of our
+    dialogs' last values. Uninstall takes them; another plug-in's settings and a runtime folder
+    that was there before the install stay."""
+    make_profiles(home)
+    before = snapshot(home)
+    assert run(*FAST) == 0
+    capsys.readouterr()
+    runtime = home / ".cache/Microsoft/DeveloperTools/.onnxruntime"
+    assert (runtime / "onnxruntime.db").is_file()  # the install's device probe made it
+    for name in ("onnxruntime.db-wal", "onnxruntime.db-shm"):
+        (runtime / name).write_bytes(b"x")
+    settings = home / ".config/GIMP/3.0/plug-in-settings"
+    settings.mkdir()
+    (settings / "GimpProcedureConfigRun-plug-in-someone-else.last").write_text("theirs")
+    for proc in re.findall(r'PROC_NAME = "([^"]+)"', (ROOT / "gimp_plugin" / GIMP / f"{GIMP}.py").read_text()):
+        assert proc.startswith(inst.GIMP_PROCEDURES)
+        (settings / f"GimpProcedureConfigRun-{proc}.last").write_text("ours")
+    assert len(list(settings.iterdir())) == 3  # ours: Remove Background and Refine Edges
+    assert run("--uninstall", "--yes") == 0
+    assert "removed GIMP's last values for bgone from" in capsys.readouterr().out
+    after = snapshot(home)
+    assert [p.name for p in settings.iterdir()] == ["GimpProcedureConfigRun-plug-in-someone-else.last"]
+    assert {k: v for k, v in after.items() if "plug-in-settings" not in k} == before
+    assert (settings / "GimpProcedureConfigRun-plug-in-someone-else.last").read_text() == "theirs"
+
+
+def test_uninstall_keeps_a_runtime_folder_that_was_there(home):
+    """Only what the install's runs created in onnxruntime's folder goes, not the folder."""
+    runtime = home / ".cache/Microsoft/DeveloperTools/.onnxruntime"
+    runtime.mkdir(parents=True)
+    (runtime / "deviceid").write_text("1b4e28ba-2fa1-41d2-883f-0016d3cca427")  # someone else's
+    assert run(*FAST) == 0
+    assert (runtime / "onnxruntime.db").is_file()  # new: the install's device probe made it
+    (runtime / "onnxruntime.db-wal").write_bytes(b"x")
+    assert run("--uninstall", "--yes") == 0
+    assert (runtime / "deviceid").read_text() == "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
+    assert sorted(p.name for p in runtime.iterdir()) == ["deviceid"]
+    assert not (runtime / "onnxruntime.db-wal").exists()
+
+
 def test_uninstall_keep_models(home, u2netp_path, capsys):
     """The model cache goes with the engine unless --keep-models; even a model that was there
     before the install (it is the engine's cache)."""
@@ -539,6 +611,13 @@ def test_flatpak_permission_granted_and_revoked(home, capsys):
     assert "override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in calls.read_text()
     assert run("--uninstall", "--yes") == 0
     assert "override --user --no-talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in calls.read_text()
+
+
+def test_no_flatpak_host_says_so_under_its_step(home, capsys):
+    (home / ".config/GIMP/3.0").mkdir(parents=True)
+    assert run(*FAST) == 0
+    out = capsys.readouterr().out
+    assert "Checking Flatpak permissions\n    No GIMP or Krita from Flatpak: nothing to do.\n" in out
 
 
 def test_flatpak_permission_already_there(home, capsys):
@@ -677,3 +756,16 @@ def test_real_venv_install(home, u2netp_path, capsys):
     assert "Reusing" in capsys.readouterr().out
     assert run("--uninstall", "--yes") == 0
     assert snapshot(home) == before
+
+
+def test_readmes_give_the_printed_uninstall_command_and_the_engine_size():
+    """The READMEs say what the installer prints: the uninstall command (Linux) and the size."""
+    from bgone_installer import layout, steps, uninstall
+
+    linux = layout.Layout("linux")
+    command = uninstall.uninstall_command(linux, Path("~/.local/share/bgone"), "python3")
+    assert command == "sh '~/.local/share/bgone/installer/install.sh' --uninstall"
+    command = command.replace("'", "")
+    for readme in (ROOT / "README.md", INSTALLER / "README.md"):
+        assert command in words(readme.read_text())
+    assert f"takes {steps.ENGINE_SIZE}" in words((ROOT / "README.md").read_text())

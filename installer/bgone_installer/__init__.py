@@ -11,6 +11,7 @@ MIN_PY = (3, 10)
 MAX_PY = (3, 13)
 PY_RANGE = f"{MIN_PY[0]}.{MIN_PY[1]}-{MAX_PY[0]}.{MAX_PY[1]}"
 GIMP_PLUGIN = "bgone-remove-background"
+GIMP_PROCEDURES = "plug-in-bgone-"  # what the names of the plug-in's GIMP procedures start with
 KRITA_PLUGIN = "bgone_krita"
 GIMP_FLATPAK = "org.gimp.GIMP"
 KRITA_FLATPAK = "org.kde.krita"

@@ -31,7 +31,7 @@ from .steps import (
     step_python,
     step_venv,
 )
-from .uninstall import uninstall
+from .uninstall import keep_copy, uninstall, uninstall_command
 from .warmup import step_prepare
 
 SCRIPT = Path(__file__).resolve().parent.parent / "install.py"
@@ -77,6 +77,7 @@ def install(ctx: Ctx) -> int:
                 return 1
         if fail_after == step.key:
             raise InstallError(f"Injected failure after step {step.key!r} ({FAIL_AFTER_ENV}).")
+    keep_copy(ctx)
     if not ctx.dry:
         ctx.device = device.probe(ctx)
         ctx.manifest.data.update(
@@ -128,7 +129,8 @@ def summary(ctx: Ctx, log_path: Path | None) -> None:
     if not ctx.dry and ctx.command:
         say(f"In a terminal: {ctx.command.stem} remove photo.jpg  ({ctx.command.stem} --help for more)")
     if not ctx.dry:
-        say(f"To remove bgone again: {_self_cmd()} --uninstall")
+        python = ctx.base["executable"] if ctx.base else sys.executable
+        say(f"To remove bgone again: {uninstall_command(ctx.layout, ctx.data_dir, python)}")
 
 
 def _self_cmd() -> str:

@@ -197,12 +197,13 @@ class Txn:
         self.log.detail(f"wrote {path} ({len(data)} bytes)")
         self.record({"type": "file", "path": str(path), "previous": _b64(previous)})
 
-    def copy_tree(self, src: Path, dst: Path, modes: dict[str, int] | None = None,
+    def copy_tree(self, src: Path | None, dst: Path, modes: dict[str, int] | None = None,
                   extra: dict[str, bytes] | None = None, trees: dict[str, Path] | None = None) -> None:
-        """Replace ``dst`` by a copy of ``src`` (plus ``extra`` files and ``trees`` copied in
-        whole); the old one is kept aside until the whole install succeeded."""
+        """Replace ``dst`` by a copy of ``src`` (None: an empty folder) plus ``extra`` files and
+        ``trees`` copied in whole; the old one is kept aside until the whole install succeeded."""
         if self.dry:
-            self.would(f"{'replace' if dst.exists() else 'copy'} {src} -> {dst}")
+            if src is not None:
+                self.would(f"{'replace' if dst.exists() else 'copy'} {src} -> {dst}")
             for name, tree in (trees or {}).items():
                 self.would(f"copy {tree} -> {dst / name}")
             for name in extra or {}:
@@ -217,7 +218,10 @@ class Txn:
             self._backups.append(backup)
         self._push(f"restore {dst}", lambda: _restore_tree(dst, backup))
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
-        shutil.copytree(src, dst, ignore=ignore)
+        if src is None:
+            dst.mkdir()
+        else:
+            shutil.copytree(src, dst, ignore=ignore)
         for name, tree in (trees or {}).items():
             _rmtree(dst / name)
             shutil.copytree(tree, dst / name, ignore=ignore)

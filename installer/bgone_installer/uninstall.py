@@ -1,4 +1,5 @@
-"""Uninstall: replay the manifest backwards."""
+"""Uninstall: replay the manifest backwards, with the copy of the installer that the install
+keeps in bgone's data folder, so that it works after the download is deleted."""
 
 from __future__ import annotations
 
@@ -6,11 +7,46 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from . import APP, KRITARC_KEY, PLUGIN_SETTINGS_SECTION, winpath
+from . import APP, GIMP_PROCEDURES, KRITARC_KEY, PLUGIN_SETTINGS_SECTION, winpath
 from .console import Log, ask
 from .ini import ini_drop_section, ini_unset
+from .layout import Layout
 from .steps import Ctx
 from .txn import _atomic_write, _read_bytes, _rmdir_if_empty, _rmtree, _unb64, flatpak_override_cmd
+
+COPY = "installer"  # in bgone's data folder: the installer kept for --uninstall
+HERE = Path(__file__).resolve().parent.parent  # the folder install.py is in
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+LAUNCHERS = ("install.py", "install.sh", "install.command", "install.bat", "install.ps1")
+
+
+def keep_copy(ctx: Ctx) -> None:
+    """Copy the installer (standard library only, about 200 kB: its package, launchers and the
+    plug-ins' client package it imports) into bgone's data folder, as one tree the manifest
+    records; the summary prints the command that runs it with --uninstall."""
+    dst = ctx.data_dir / COPY
+    if ctx.dry:
+        ctx.txn.would(f"keep a copy of the installer in {dst} (for --uninstall)")
+        return
+    if HERE == dst.resolve():  # this run is that copy (a repair with --from-pypi): keep it
+        ctx.txn.own({"type": "tree", "path": str(dst)})
+        return
+    client = ctx.client_src or ctx.src / "core" / "bgone_client"
+    extra = {name: (HERE / name).read_bytes() for name in LAUNCHERS if (HERE / name).is_file()}
+    ctx.txn.copy_tree(None, dst, modes={name: 0o755 for name in LAUNCHERS[:3]}, extra=extra,
+                      trees={"bgone_installer": HERE / "bgone_installer", "core/bgone_client": client})
+
+
+def uninstall_command(layout: Layout, data_dir: Path, python: str) -> str:
+    """The command that removes bgone with the kept copy, in the system's own terms: the
+    launcher the README names on Linux and macOS, the Python the install used on Windows (a
+    batch file that deletes itself cannot finish)."""
+    copy = data_dir / COPY
+    if layout.system == "windows":
+        script = copy / "install.py"
+        return f'"{python}" "{script}" --uninstall'
+    launcher = "install.command" if layout.system == "macos" else "install.sh"
+    return shlex.join(["sh", str(copy / launcher), "--uninstall"])
 
 
 def _undo_record(rec: dict, log: Log, dry: bool) -> str | None:
@@ -40,15 +76,24 @@ def _undo_record(rec: dict, log: Log, dry: bool) -> str | None:
     if t == "file":
         previous = _unb64(rec.get("previous"))
         if previous is None:
-            if not path.exists():
-                return None
+            # a database bgone's runs created (onnxruntime's): SQLite's files beside it too
+            files = [path, *(path.with_name(path.name + s) for s in SQLITE_SIDECARS
+                             if path.suffix == ".db")]
+            files = [f for f in files if f.exists()]
             if not dry:
-                path.unlink()
-            return f"remove {path}"
+                for f in files:
+                    f.unlink()
+            return f"remove {', '.join(map(str, files))}" if files else None
         if not dry:
             path.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(path, previous)
         return f"restore {path}"
+    if t == "gimp_settings":  # GIMP's memory of our dialogs (GimpProcedureConfigRun-plug-in-bgone-...)
+        files = sorted(f for f in path.glob(f"*{GIMP_PROCEDURES}*") if f.is_file()) if path.is_dir() else []
+        if not dry:
+            for f in files:
+                f.unlink()
+        return f"remove GIMP's last values for bgone from {path}" if files else None
     if t == "ini":
         raw = _read_bytes(path)
         if raw is None:
@@ -144,6 +189,8 @@ def uninstall(ctx: Ctx) -> int:
     freed = 0
     dirs = [r for r in records if r["type"] == "dir"]
     others = [r for r in records if r["type"] != "dir" and r.get("path") != str(m.path)]
+    # the kept installer, which may be what runs now, goes last (undone backwards: first here)
+    others.sort(key=lambda r: r.get("path") != str(m.path.parent / COPY))
     for rec in reversed(others):
         before = disk_use(Path(rec["path"])) if rec.get("path") else 0
         try:

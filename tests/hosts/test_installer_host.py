@@ -14,8 +14,10 @@ would, then the product used the way that user would use it: the test that prove
    `bgone_krita.remove_background(...)` plus an export.
 4. every alpha is checked against the installed venv's own `bgone remove --mask` on the same
    photo (and the ground truth where there is one).
-5. --uninstall takes every bgone file and the kritarc key away again and leaves the rest
-   (GIMP's and Krita's own files; the plug-in's saved choices in kritarc's [bgone] group).
+5. the uninstall command the installer printed, run after the unpacked download is deleted,
+   takes every bgone file and the kritarc key away again (and the plug-in's saved choices in
+   kritarc's [bgone] group, onnxruntime's cache files from bgone's runs, GIMP's last values of
+   our procedures) and leaves the rest (GIMP's and Krita's own files).
 
 Nothing of the harness is used for the product: no BGONE_PYTHON, no BGONE_MODEL_DIR, no
 harness-installed plug-in or core. The hosts find the engine through the bgone_config.json the
@@ -30,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -487,13 +490,27 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     # (plug-ins/ and pykrita/ were made by the installer: they go too, being empty then)
     gimp_own = {p for p in _tree(root.host(f"{HOME}/.config/GIMP/3.0")) if "bgone" not in p and p != "plug-ins"}
     krita_own = {p for p in _tree(root.host(f"{HOME}/.local/share/krita")) if not p.startswith("pykrita")}
+    # what bgone's runs left beside the install: onnxruntime's cache (the install's own probes
+    # made the folder in this fresh HOME), GIMP's memory of our procedures' last values (if the
+    # batch runs wrote any)
+    assert root.host(f"{HOME}/.cache/Microsoft").is_dir()
+    gimp_last = sorted(p for p in _tree(root.host(f"{HOME}/.config/GIMP/3.0/plug-in-settings"))
+                       if "bgone" in p)
+    # the command the installer printed, run after the user deleted the unpacked download
+    printed = re.search(r"\nTo remove bgone again: (.+)\n", out)
+    assert printed, out[-3000:]
+    command = shlex.split(printed.group(1))
+    assert command == ["sh", f"{HOME}/.local/share/bgone/installer/install.sh", "--uninstall"], command
+    shutil.rmtree(root.host(SRC))
     t = time.monotonic()
-    proc = root.run(["python3", f"{SRC}/installer/install.py", "--uninstall", "--yes"], env={"HOME": HOME},
-                    timeout=300, network=False)
+    proc = root.run([*command, "--yes"], env={"HOME": HOME}, timeout=300, network=False)
     times["uninstall"] = time.monotonic() - t
     assert proc.returncode == 0, _log(proc)
+    assert "bgone has been removed" in proc.stdout, _log(proc)
     left = _tree(home)
     assert not [p for p in left if "bgone" in p], sorted(p for p in left if "bgone" in p)
+    assert not [p for p in left if "onnxruntime" in p.lower()], sorted(left)
+    assert not root.host(f"{HOME}/.cache/Microsoft").exists()  # the folders it made, emptied, go too
     assert not root.host(f"{HOME}/.local/share/bgone").exists()
     assert not os.path.lexists(root.host(VENV_PYTHON))
     assert not root.host(f"{HOME}/.cache/bgone").exists()  # the model cache goes too
@@ -506,4 +523,5 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     times["total"] = time.monotonic() - t0
     with capsys.disabled():
         print(f"\ninstalled bgone, refine={REFINE}: IoU {json.dumps(scores)}; "
-              f"seconds {json.dumps({k: round(v, 1) for k, v in times.items()})}")
+              f"seconds {json.dumps({k: round(v, 1) for k, v in times.items()})}; "
+              f"GIMP's last-values files taken by --uninstall: {gimp_last or 'none written'}")
