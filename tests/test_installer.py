@@ -437,11 +437,12 @@ def test_windows_uninstall_command_runs_the_kept_copy_with_python(home, capsys):
     assert not script.exists()
 
 
-def test_uninstall_takes_what_bgone_runs_leave_beside_the_install(home, capsys):
+def test_uninstall_takes_what_bgone_runs_leave_beside_the_install(home, capsys, monkeypatch):
     """After the install, bgone's runs leave files that were not there when it was recorded:
     SQLite's -wal/-shm beside the onnxruntime.db the install created, and GIMP's memory of our
     dialogs' last values. Uninstall takes them; another plug-in's settings and a runtime folder
     that was there before the install stay."""
+    monkeypatch.delenv("CI", raising=False)  # onnxruntime writes nothing where CI is set
     make_profiles(home)
     before = snapshot(home)
     assert run(*FAST) == 0
@@ -465,8 +466,9 @@ def test_uninstall_takes_what_bgone_runs_leave_beside_the_install(home, capsys):
     assert (settings / "GimpProcedureConfigRun-plug-in-someone-else.last").read_text() == "theirs"
 
 
-def test_uninstall_keeps_a_runtime_folder_that_was_there(home):
+def test_uninstall_keeps_a_runtime_folder_that_was_there(home, monkeypatch):
     """Only what the install's runs created in onnxruntime's folder goes, not the folder."""
+    monkeypatch.delenv("CI", raising=False)  # onnxruntime writes nothing where CI is set
     runtime = home / ".cache/Microsoft/DeveloperTools/.onnxruntime"
     runtime.mkdir(parents=True)
     (runtime / "deviceid").write_text("1b4e28ba-2fa1-41d2-883f-0016d3cca427")  # someone else's
