@@ -1,6 +1,7 @@
 """grid: the box filter and the tile sampler that upsample, refine, trimap and foreground share."""
 
 import numpy as np
+import pytest
 
 from bgone.grid import TileSampler, box_mean, resize_f32, work_size
 
@@ -44,3 +45,31 @@ def test_work_size_never_upscales_and_keeps_aspect():
     assert work_size(100, 200, 1_000_000) == (100, 200)
     h, w = work_size(3000, 4000, 1_200_000)
     assert abs(h * w - 1_200_000) < 5_000 and abs(w / h - 4 / 3) < 0.01
+
+
+def test_each_part_runs_every_part_once_on_several_threads_and_raises(monkeypatch):
+    import threading
+
+    from bgone import grid
+
+    monkeypatch.setattr(grid.os, "cpu_count", lambda: 2)
+    seen, threads = [], set()
+    lock = threading.Lock()
+
+    def part(i):
+        with lock:
+            seen.append(i)
+            threads.add(threading.current_thread().name)
+        grid.each_part(lambda j: None, [(0,), (1,)])  # nested: runs inline, no deadlock
+        threading.Event().wait(0.01)
+
+    grid.each_part(part, [(i,) for i in range(8)])
+    assert sorted(seen) == list(range(8)) and len(threads) == 2
+    assert all(t.startswith("bgone-tiles") for t in threads)
+
+    def fails(i):
+        if i == 3:
+            raise MemoryError
+
+    with pytest.raises(MemoryError):
+        grid.each_part(fails, [(i,) for i in range(6)])

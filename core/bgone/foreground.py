@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from .composite import INVISIBLE
-from .grid import TileSampler, box_mean, resize_f32, work_size
+from .grid import TileSampler, box_mean, each_part, resize_f32, work_size
 from .pymatting_kernels import kernel
 
 METHODS = ("blur", "ml")
@@ -144,13 +144,15 @@ def _blur_means(image: np.ndarray, a: np.ndarray, radii: tuple[int, ...]) -> np.
     """(h,w,6) float32 [F^, B^] of the last cascade pass; image (h,w,3) uint8, a (h,w) 0..1.
 
     Blur fusion is separable by channel (F and B of a channel depend only on that channel of I),
-    so the cascade runs one channel at a time: a handful of single-channel working-size arrays.
+    so the cascade runs per channel, the channels on all cores: a handful of single-channel
+    working-size arrays each.
     Each pass feeds the previous pass's F *and* B (both from the compositing equation) to the
     next, finer box."""
     ams = {r: box_mean(a, r) for r in set(radii)}
     one_a = 1.0 - a
     out = np.empty(a.shape + (6,), np.float32)
-    for c in range(3):
+
+    def channel(c: int) -> None:
         im = image[..., c].astype(np.float32)
         fh, bh = _fuse(a, ams[radii[0]], im, im, radii[0])
         for r in radii[1:]:
@@ -164,6 +166,8 @@ def _blur_means(image: np.ndarray, a: np.ndarray, radii: tuple[int, ...]) -> np.
             del f, b
         out[..., c] = fh
         out[..., 3 + c] = bh
+
+    each_part(channel, [(c,) for c in range(3)])
     return out
 
 
@@ -201,7 +205,8 @@ def _blur(image: np.ndarray, alpha: np.ndarray, soft: np.ndarray, h2: int, w2: i
     del means
     out = image.copy()
     u8 = alpha.dtype == np.uint8
-    for y0, y1, x0, x1, s in _tiles(soft, APPLY_TILE):
+
+    def one(y0: int, y1: int, x0: int, x1: int, s: np.ndarray) -> None:
         idx = np.flatnonzero(s)  # one index list, gathered per channel (no 6-channel stack)
         ch = up.channels(y0, y1, x0, x1)
         a = alpha[y0:y1, x0:x1].ravel().take(idx).astype(np.float32)
@@ -224,6 +229,8 @@ def _blur(image: np.ndarray, alpha: np.ndarray, soft: np.ndarray, h2: int, w2: i
         res += 0.5
         np.clip(res, 0.0, 255.0, out=res)
         tile[s] = res.astype(np.uint8)
+
+    each_part(one, _tiles(soft, APPLY_TILE))
     return out
 
 

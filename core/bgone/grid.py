@@ -7,6 +7,11 @@ resize and one tile sampler. float32 throughout: a 12 MP float64 copy would be 9
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from PIL import Image
 
@@ -92,4 +97,34 @@ class TileSampler:
                     yield y0, y1, x0, x1
 
 
-__all__ = ["box_mean", "resize_f32", "work_size", "TileSampler"]
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def each_part(fn: Callable[..., None], tiles: Iterable[tuple]) -> None:
+    """fn(*part) for every part (a tile, a channel), on all cores: parts write disjoint pieces of
+    their output, and numpy's and Pillow's loops release the GIL, so threads overlap. A single
+    photo's full-size passes (upsample, decontamination) are otherwise one core's work while the
+    other waits. Called from inside a part, it runs inline (no pool thread waits on the pool)."""
+    global _POOL
+    tiles = list(tiles)
+    workers = min(len(tiles), os.cpu_count() or 1)
+    if workers < 2 or threading.current_thread().name.startswith("bgone-tiles"):
+        for t in tiles:
+            fn(*t)
+        return
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(os.cpu_count(), thread_name_prefix="bgone-tiles")
+    # one task per worker, each taking every n-th tile: few tasks, and neighbours spread apart
+    futures = [_POOL.submit(_run_share, fn, tiles[k::workers]) for k in range(workers)]
+    for f in futures:
+        f.result()
+
+
+def _run_share(fn: Callable[..., None], tiles: list[tuple]) -> None:
+    for t in tiles:
+        fn(*t)
+
+
+__all__ = ["box_mean", "resize_f32", "work_size", "TileSampler", "each_part"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .grid import TileSampler, box_mean, resize_f32, work_size
+from .grid import TileSampler, box_mean, each_part, resize_f32, work_size
 
 # Working resolution for the coefficient solve: large enough that the guide still shows hair-scale
 # structure, small enough that 17 box filters stay ~100 ms on one core.
@@ -93,18 +93,20 @@ def apply_coefficients(
     # 1/255 of the guide (and the 255 of an 8-bit output) cost no full-size pass
     scale = np.array([1.0, 1.0, 1.0, 255.0] if u8 else [1 / 255, 1 / 255, 1 / 255, 1.0], np.float32)
     sampler = TileSampler(ab * scale, H, W)
-    tmp = np.empty((min(tile, H), min(tile, W)), np.float32)
-    for y0, y1, x0, x1 in sampler.active_tiles(active, tile):
+
+    def one(y0: int, y1: int, x0: int, x1: int) -> None:
         t = sampler.channels(y0, y1, x0, x1)
         g = guide[y0:y1, x0:x1]
         out = np.array(t[3])  # writable
-        prod = tmp[: y1 - y0, : x1 - x0]
+        prod = np.empty_like(out)
         for c in range(3):
             out += np.multiply(t[c], g[..., c], out=prod)
         if u8:
             out += 0.5
             np.clip(out, 0, 255, out=out)
         q[y0:y1, x0:x1] = out
+
+    each_part(one, sampler.active_tiles(active, tile))
     return q
 
 
