@@ -56,6 +56,9 @@ def measure(cmd: list[str], env: dict[str, str], out: Path) -> dict[str, float]:
         shutil.rmtree(out)
     elif out.exists():
         out.unlink()
+    # the previous command's output reaches the disk first: bgone fsyncs what it writes, and its
+    # fsync must not wait for another command's writeback (rembg writes without fsync)
+    os.sync()
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: progress bars cannot fill it up
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
