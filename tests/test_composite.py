@@ -22,6 +22,15 @@ def test_rgba_and_multiply():
     assert m.tolist() == [[0, 0], [128, 128]]
 
 
+def test_rgba_in_bands_matches_a_plain_stack():
+    """rgba copies in row bands on all cores: every band, the last short one included."""
+    rng = np.random.default_rng(4)
+    h = composite.BAND * 2 + 7
+    rgb = rng.integers(0, 256, (h, 33, 3), dtype=np.uint8)
+    a = rng.integers(0, 256, (h, 33), dtype=np.uint8)
+    assert np.array_equal(composite.rgba(rgb, a), np.dstack([rgb, a]))
+
+
 def test_clear_transparent_zeroes_only_invisible_colour():
     rgba = np.full((2, 3, 4), 200, np.uint8)
     rgba[0, 0, 3] = 0

@@ -127,6 +127,26 @@ def test_uint8_alpha_takes_the_same_route(monkeypatch, method, work):
     )
 
 
+@METHODS
+def test_out_is_written_in_place_like_a_fresh_copy(monkeypatch, method):
+    """out= (the colour channels of the cutout being made) gets exactly what the default copy
+    gets, without touching the input or anything but the soft pixels."""
+    monkeypatch.setattr(foreground, "WORK_PIXELS", 4000)
+    monkeypatch.setattr(foreground, "BLUR_WORK_PIXELS", 4000)
+    rgb, alpha, _, _ = scene(300, 700)  # several tiles of APPLY_TILE
+    a8 = (alpha * 255 + 0.5).astype(np.uint8)
+    before = rgb.copy()
+    fresh = estimate_foreground(rgb, a8, method=method)
+    rgba = np.zeros((*a8.shape, 4), np.uint8)
+    rgba[..., :3] = rgb
+    rgba[..., 3] = 77
+    got = estimate_foreground(rgb, a8, method=method, out=rgba[..., :3])
+    assert np.shares_memory(got, rgba)
+    assert np.array_equal(rgba[..., :3], fresh) and (rgba[..., 3] == 77).all()
+    assert np.array_equal(rgb, before)
+    assert not np.array_equal(fresh, rgb)  # the scene has soft pixels that did change
+
+
 def test_blur_matches_cropped_and_whole_solve():
     """The soft-band crop (margin = sum of radii) gives the whole-image answer."""
     rgb, alpha, _, _ = scene(200, 260)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bgone.grid import TileSampler, box_mean, resize_f32, work_size
+from bgone.grid import TileSampler, box_mean, resize_f32, runs, work_size
 
 
 def test_box_mean_matches_brute_force():
@@ -31,6 +31,18 @@ def test_tile_sampler_tiles_join_like_one_resize():
             y1, x1 = min(H, y0 + 32), min(W, x0 + 32)
             out[y0:y1, x0:x1] = np.stack(s.channels(y0, y1, x0, x1), axis=2)
     assert np.allclose(out, whole, atol=1e-4)
+
+
+def test_runs_join_side_by_side_tiles_of_one_band_only():
+    tiles = [(0, 8, 0, 8), (0, 8, 8, 16), (0, 8, 24, 32), (8, 16, 24, 32), (8, 16, 32, 40), (16, 20, 0, 8)]
+    assert list(runs(tiles)) == [(0, 8, 0, 16), (0, 8, 24, 32), (8, 16, 24, 40), (16, 20, 0, 8)]
+    assert list(runs([])) == []
+    # a run is sampled like its tiles: the sampler takes any rectangle
+    rng = np.random.default_rng(3)
+    s = TileSampler(rng.random((5, 6, 1)).astype(np.float32), 16, 40)
+    joined = s.channels(8, 16, 24, 40)[0]
+    apart = np.concatenate([s.channels(8, 16, 24, 32)[0], s.channels(8, 16, 32, 40)[0]], axis=1)
+    assert np.allclose(joined, apart, atol=1e-4)
 
 
 def test_active_tiles_cover_only_marked_cells():

@@ -5,26 +5,39 @@ from __future__ import annotations
 
 import numpy as np
 
+from .grid import each_part
+
 # Alpha within INVISIBLE levels of 0 or 255 cannot show: such a pixel adds under 1% of its colour
 # to a composite (or lets under 1% of the backdrop through). A segmentation net leaves a faint
 # floor of such values over much of the frame (u2netp: 2-11% of a 12 MP photo at alpha 1-2);
 # snapped, they are exact background and foreground, and the PNG stores zeros there.
 INVISIBLE = 2
-_SNAP = np.arange(256, dtype=np.uint8)
-_SNAP[: INVISIBLE + 1] = 0
-_SNAP[255 - INVISIBLE :] = 255
 
 
 def snap_alpha(alpha: np.ndarray) -> np.ndarray:
-    """uint8 alpha with values that cannot show set to exactly 0 or 255, in place."""
-    return np.take(_SNAP, alpha, out=alpha)
+    """uint8 alpha with values that cannot show set to exactly 0 or 255, in place. Two masked
+    fills, not a lookup table: np.take would widen a 12 MP index array to 96 MB of int64 first
+    (0.1 s in a single-photo run, against 0.01 s)."""
+    np.copyto(alpha, 0, where=alpha <= INVISIBLE)
+    np.copyto(alpha, 255, where=alpha >= 255 - INVISIBLE)
+    return alpha
+
+
+BAND = 128  # rows per piece of the interleaving copy (grid.each_part)
 
 
 def rgba(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Stack colours and alpha into one straight (non-premultiplied) RGBA array."""
+    """Stack colours and alpha into one straight (non-premultiplied) RGBA array. A byte-strided
+    copy is bound by memory latency, not bandwidth: in row bands on all cores it takes 0.07 s
+    of wall time at 12 MP instead of 0.10 s."""
     out = np.empty((*alpha.shape, 4), np.uint8)
-    out[:, :, :3] = rgb
-    out[:, :, 3] = alpha
+
+    def band(y0: int, y1: int) -> None:
+        out[y0:y1, :, :3] = rgb[y0:y1]
+        out[y0:y1, :, 3] = alpha[y0:y1]
+
+    h = alpha.shape[0]
+    each_part(band, [(y, min(h, y + BAND)) for y in range(0, h, BAND)])
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -97,6 +97,25 @@ class TileSampler:
                     yield y0, y1, x0, x1
 
 
+def runs(tiles: Iterable[tuple[int, int, int, int]]) -> Iterator[tuple[int, int, int, int]]:
+    """Tiles (y0, y1, x0, x1) in row order, with each stretch of side-by-side tiles of one band
+    joined into one rectangle. Skipping happens per tile, but the work goes out per run: a
+    128-px tile is too small a piece for threads (per-call overhead under the GIL made two
+    threads no faster than one), and the sampler samples any rectangle exactly. For work with
+    few passes per pixel (the upsample's colour term: 0.25 s against 0.33 s at 12 MP); a
+    many-pass step keeps cache-sized tiles (decontamination measured slower on runs)."""
+    cur: tuple[int, int, int, int] | None = None
+    for y0, y1, x0, x1 in tiles:
+        if cur is not None and cur[0] == y0 and cur[3] == x0:
+            cur = (y0, y1, cur[2], x1)
+            continue
+        if cur is not None:
+            yield cur
+        cur = (y0, y1, x0, x1)
+    if cur is not None:
+        yield cur
+
+
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -127,4 +146,4 @@ def _run_share(fn: Callable[..., None], tiles: list[tuple]) -> None:
         fn(*t)
 
 
-__all__ = ["box_mean", "resize_f32", "work_size", "TileSampler", "each_part"]
+__all__ = ["box_mean", "resize_f32", "work_size", "TileSampler", "each_part", "runs"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .grid import TileSampler, box_mean, each_part, resize_f32, work_size
+from .grid import TileSampler, box_mean, each_part, resize_f32, runs, work_size
 
 # Working resolution for the coefficient solve: large enough that the guide still shows hair-scale
 # structure, small enough that 17 box filters stay ~100 ms on one core.
@@ -74,8 +74,8 @@ def apply_coefficients(
 
     Where the mask is flat, a == 0 and q == b, so one Pillow resize of b covers most of the
     image; the colour term is only evaluated in tiles whose coefficients are non-trivial (the
-    edge band). Pillow's resize(box=...) samples a tile exactly as the whole-image resize would,
-    so tiles join without seams.
+    edge band), side-by-side tiles as one run (grid.runs). Pillow's resize(box=...) samples a
+    tile exactly as the whole-image resize would, so tiles join without seams.
     """
     H, W = guide.shape[:2]
     if u8:  # straight to the 8-bit output: an 'L' resize and no full-size float passes
@@ -106,7 +106,7 @@ def apply_coefficients(
             np.clip(out, 0, 255, out=out)
         q[y0:y1, x0:x1] = out
 
-    each_part(one, sampler.active_tiles(active, tile))
+    each_part(one, runs(sampler.active_tiles(active, tile)))
     return q
 
 
