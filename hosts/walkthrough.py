@@ -40,6 +40,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import struct
@@ -47,6 +48,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from probes import KRITA_FINISH_SNIPPET, KRITA_MAIN_WINDOW_SNIPPET, pip_env
+from probes import XVFB as XVFB_ARGV
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTS = REPO / "hosts"
@@ -56,7 +60,7 @@ RUN = Path("/var/tmp/root-m-run")
 USER = "newuser"
 HOME = f"/home/{USER}"
 WALK = "/tmp/walk"  # in-root: the screenshot helpers and their output
-XVFB = "xvfb-run -a -s '-screen 0 1280x1024x24'"
+XVFB = shlex.join(XVFB_ARGV)
 DEFAULT_PHOTO = Path("/work/shared/eval/comp1k/images/dog_golden.png")
 COLS, ROWS = 100, 40
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]")
@@ -318,16 +322,9 @@ import json, os, sys, time, traceback
 
 SHOTS = os.environ.get("WALK_SHOTS")
 PHOTO = os.environ.get("WALK_PHOTO")
+REPORT = os.path.join(SHOTS, "krita-report.json") if SHOTS else None
 report = {"states": []}
-
-
-def finish(code):
-    report["exit"] = code
-    with open(os.path.join(SHOTS, "krita-report.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    sys.stdout.flush()
-    os._exit(code)
-
+''' + KRITA_FINISH_SNIPPET + KRITA_MAIN_WINDOW_SNIPPET + r'''
 
 def shoot(name, widget=None):
     from PyQt5.QtWidgets import QApplication
@@ -335,16 +332,6 @@ def shoot(name, widget=None):
     QApplication.primaryScreen().grabWindow(0).save(os.path.join(SHOTS, name + ".png"))
     if widget is not None:
         widget.grab().save(os.path.join(SHOTS, name + "-docker.png"))
-
-
-def guard(fn):
-    def wrapped(*a):
-        try:
-            fn(*a)
-        except Exception:
-            report["traceback"] = traceback.format_exc()
-            finish(2)
-    return wrapped
 
 
 @guard
@@ -412,30 +399,10 @@ def start():
 
 
 def install():
-    try:
-        from PyQt5.QtCore import QCoreApplication, QTimer
-    except ImportError:  # bgone's worker (another Python) inherits PYTHONPATH too
-        return
-    if QCoreApplication.instance() is None:
-        return
-    deadline = time.monotonic() + 240
-
-    def poll():
-        try:
-            from krita import Krita
-            ready = bool(Krita.instance().windows())
-        except Exception:
-            ready = False
-        if ready:
-            QTimer.singleShot(3000, start)
-        elif time.monotonic() > deadline:
-            report["traceback"] = "no Krita main window within 240 s"
-            finish(5)
-        else:
-            QTimer.singleShot(300, poll)
-
-    QTimer.singleShot(300, poll)
-    QTimer.singleShot(420000, lambda: (report.__setitem__("traceback", "timed out"), shoot("krita-timeout"), finish(6)))
+    if when_main_window(start, 3000):  # False in bgone's worker (another Python, same PYTHONPATH)
+        from PyQt5.QtCore import QTimer
+        QTimer.singleShot(420000, lambda: (report.__setitem__("traceback", "timed out"), shoot("krita-timeout"),
+                                           finish(6)))
 
 
 if SHOTS:
@@ -653,23 +620,6 @@ def write_report(w: Walk, out: Path, setup_s: int, head: str, total: float) -> N
     (out / "transcript.md").write_text("\n".join(body))
     print("\n" + summary)
     print(f"transcript: {out / 'transcript.md'}\nscreens:    {out / 'screens'}")
-
-
-def pip_env(root: Path) -> dict[str, str]:
-    """The host's pip network settings (the CA bundle of this sandbox's proxy), as
-    tests/hosts/test_installer_host.py passes them; a user's machine would not need them."""
-    env = {}
-    ca = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
-    if ca and Path(ca).is_file():
-        dest = root / "etc/ssl/bgone-host-ca.pem"
-        shutil.copyfile(ca, dest)
-        env["PIP_CERT"] = "/etc/ssl/bgone-host-ca.pem"
-    for v in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_DEFAULT_TIMEOUT", "HTTP_PROXY", "HTTPS_PROXY",
-              "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
-        val = os.environ.get(v, "")
-        if val and not val.startswith("file:") and " file:" not in val:
-            env[v] = val
-    return env
 
 
 def main() -> int:

@@ -5,13 +5,14 @@ With it set, anything missing is a FAILURE, never a skip.
 
     hostroot        the root, built (once; idempotent) by hosts/build-root.sh. `.path` on the
                     host; `.run(cmd, env=, timeout=, network=)` runs a command inside it;
-                    `.host(path)` maps an in-root path to the host.
+                    `.host(path)` maps an in-root path to the host; `.fresh(path)` empties an in-root folder.
     core_python     "/opt/bgone-venv/bin/python" (in-root): this checkout's core, installed by
                     hosts/install-core.sh; /root/.config/bgone/config.json points at it
     root_model_dir  "/opt/bgone-models" (in-root): a model cache holding the real u2netp
     photo           a host path to a real photo (from $BGONE_EVAL_DIR, default
                     /work/shared/eval, if present; otherwise a generated photo-like image)
     photo_truth     a host path to its ground-truth alpha (PNG, same size) or None
+    truth           that alpha as a u8 array (fails where the photo has none)
 
 Environment: BGONE_HOSTS_ROOT (root path, default /var/tmp/bgone-hosts-root), BGONE_U2NETP (the
 model file to seed; default .cache/u2netp.onnx, fetched from PyPI by tests/conftest.py),
@@ -27,7 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTS = REPO / "hosts"
@@ -71,6 +74,13 @@ class HostRoot:
     def host(self, inside: str | os.PathLike) -> Path:
         """The host path of an in-root path."""
         return self.path / str(inside).lstrip("/")
+
+    def fresh(self, inside: str) -> Path:
+        """An in-root folder made empty (what a previous run left there removed); its host path."""
+        path = self.host(inside)
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
 
     def run(self, cmd: list[str], env: dict[str, str] | None = None, timeout: int = 300,
             network: bool = True) -> subprocess.CompletedProcess:
@@ -124,8 +134,7 @@ def root_model_dir(hostroot: HostRoot, core_python: str) -> str:
 
 def make_photo(dest: Path, truth: Path, size=(960, 720)) -> None:
     """A photo-like test image: a shaded, textured subject on a blurred, noisy background."""
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFilter
+    from PIL import ImageDraw, ImageFilter
 
     w, h = size
     rng = np.random.default_rng(7)
@@ -169,3 +178,10 @@ def photo(_photo_pair) -> Path:
 @pytest.fixture(scope="session")
 def photo_truth(_photo_pair) -> Path | None:
     return _photo_pair[1]
+
+
+@pytest.fixture(scope="session")
+def truth(photo_truth) -> np.ndarray:
+    """The photo's ground-truth alpha (u8); for tests that cannot do without one."""
+    assert photo_truth is not None, "this host test needs a photo with its ground truth"
+    return np.asarray(Image.open(photo_truth).convert("L"))

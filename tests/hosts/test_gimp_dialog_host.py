@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from hosts import probes
+from tests.hosts.helpers import install_gimp_plugin
 
 pytestmark = [pytest.mark.hosts]
 
@@ -102,15 +104,10 @@ print("REPORT " + json.dumps(report))
 
 
 def test_model_row_follows_reset_and_replace_prompt_has_a_replace_button(hostroot, core_python):
-    proc = subprocess.run([str(REPO / "hosts" / "install-gimp-plugin.sh"), str(hostroot.path), core_python],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    job = hostroot.host(JOB)
-    shutil.rmtree(job, ignore_errors=True)
-    job.mkdir(parents=True)
+    install_gimp_plugin(hostroot, core_python)
+    job = hostroot.fresh(JOB)
     (job / "probe.py").write_text(PROBE)
-    run = hostroot.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "python3", f"{JOB}/probe.py",
-                        PLUGIN_IN_ROOT, JOB], timeout=120)
+    run = hostroot.run([*probes.XVFB, "python3", f"{JOB}/probe.py", PLUGIN_IN_ROOT, JOB], timeout=120)
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("REPORT ")]
     assert lines, f"no report (rc {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     r = json.loads(lines[-1][len("REPORT "):])

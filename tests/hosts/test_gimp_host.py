@@ -17,16 +17,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from hosts import probes
+from tests.hosts.helpers import (
+    core_mask,
+    gimp_case,
+    install_gimp_plugin,
+    iou,
+    plane,
+    run_gimp_batch,
+)
+
 pytestmark = [pytest.mark.hosts]
 
-REPO = Path(__file__).resolve().parents[2]
 JOB = "/job/bgone_gimp"
 PROC = "plug-in-bgone-remove-background"
 PLUGIN_IN_ROOT = "/root/.config/GIMP/3.0/plug-ins/bgone-remove-background"
@@ -35,30 +43,12 @@ OFFSET = (-40, 25)  # the shifted layer hangs off the canvas's left edge
 SELECTION = (150, 120, 700, 500)  # canvas x, y, w, h
 
 
-BATCH = r'''
-import hashlib, json, os, sys, time, traceback
-import gi
-gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, Gio
-
-SPEC = json.load(open(os.environ["BGONE_SPEC"]))
-OUT = SPEC["out"]
-report = {"cases": {}}
-
+# The batch script (hosts.probes' GIMP batch head and run around these cases).
+BATCH = probes.GIMP_BATCH_HEAD_SNIPPET + r'''
 
 def load():
     img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(SPEC["photo"]))
     return img, img.get_layers()[0]
-
-
-def plane(drawable, fmt="Y u8"):
-    w, h = drawable.get_width(), drawable.get_height()
-    return bytes(drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
-
-
-def save(name, data):
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
 
 
 def state(img):
@@ -76,31 +66,6 @@ def state(img):
     s["selection"] = list(tuple(res)[-5:])
     s["selection_digest"] = hashlib.sha256(plane(img.get_selection())).hexdigest()
     return s
-
-
-def call(img, drawables, **args):
-    proc = Gimp.get_pdb().lookup_procedure(SPEC["proc"])
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", drawables)
-    for k, v in args.items():
-        cfg.set_property(k, v)
-    t = time.perf_counter()
-    res = proc.run(cfg)
-    wall = time.perf_counter() - t
-    status = res.index(0)
-    message = res.index(1) if res.length() > 1 else None
-    r = {"status": status.value_nick if hasattr(status, "value_nick") else str(status),
-         "ok": status == Gimp.PDBStatusType.SUCCESS, "message": message, "wall_s": wall}
-    if r["ok"]:  # the return values: the device that ran the model, and the last progress line
-        r["device"], r["line"] = message, res.index(2) if res.length() > 2 else None
-    return r
-
-
-def case_registration():
-    proc = Gimp.get_pdb().lookup_procedure(SPEC["proc"])
-    return {"found": proc is not None, "label": proc.get_menu_label(), "menus": list(proc.get_menu_paths())}
 
 
 def case_mask():
@@ -222,41 +187,16 @@ def case_timing():
     img.delete()
     return {"ok": all(r["ok"] for r in runs), "runs": runs, "size": SPEC["timing_size"]}
 
-
-for name in SPEC["cases"]:
-    try:
-        report["cases"][name] = globals()["case_" + name]()
-    except Exception:
-        report["cases"][name] = {"ok": False, "traceback": traceback.format_exc()}
-with open(os.path.join(OUT, "report.json"), "w") as f:
-    json.dump(report, f, indent=1)
-'''
-
-
-def _alpha(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    data = np.fromfile(path, np.uint8)
-    assert data.size == shape[0] * shape[1], (path, data.size, shape)
-    return data.reshape(shape)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    fa, fb = a > 127, b > 127
-    union = np.logical_or(fa, fb).sum()
-    return float(np.logical_and(fa, fb).sum() / union) if union else 1.0
+''' + probes.GIMP_BATCH_RUN_SNIPPET
 
 
 @pytest.fixture(scope="module")
 def gimp_job(hostroot, core_python, root_model_dir, photo):
-    root = hostroot.path
-    proc = subprocess.run([str(REPO / "hosts" / "install-gimp-plugin.sh"), str(root), core_python],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    install_gimp_plugin(hostroot, core_python)
     plugin = hostroot.host(PLUGIN_IN_ROOT)
     assert (plugin / "bgone-remove-background.py").stat().st_mode & 0o111
     assert (plugin / "bgone_client" / "__init__.py").is_file()
-    job = hostroot.host(JOB)
-    shutil.rmtree(job, ignore_errors=True)
-    job.mkdir(parents=True)
+    job = hostroot.fresh(JOB)
     (job / "batch.py").write_text(BATCH)
     src = Path(photo)
     assert src.is_file(), f"no photo at {src}"
@@ -268,41 +208,18 @@ def gimp_job(hostroot, core_python, root_model_dir, photo):
 
 def run_gimp(g: dict, name: str, cases: list[str], model_dir: str | None = None, network: bool = True,
              timeout: int = 540) -> dict:
-    out = g["job"] / name
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
-    spec = {"out": f"{JOB}/{name}", "photo": g["photo"], "proc": PROC, "refine": REFINE, "cases": cases,
-            "offset": list(OFFSET), "selection": list(SELECTION), "timing_size": [4000, 3000],
-            "plugin_dir": PLUGIN_IN_ROOT}
-    (out / "spec.json").write_text(json.dumps(spec))
-    env = {"BGONE_SPEC": f"{JOB}/{name}/spec.json", "BGONE_MODEL_DIR": model_dir or g["model_dir"]}
-    cmd = ["gimp-console-3.0", "-i", "--batch-interpreter=python-fu-eval",
-           "-b", f"exec(open('{JOB}/batch.py').read())", "--quit"]
-    proc = g["root"].run(cmd, env=env, timeout=timeout, network=network)
-    report_file = out / "report.json"
-    assert report_file.is_file(), f"no report from GIMP (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    report = json.loads(report_file.read_text())
-    report["log"] = proc.stdout[-3000:] + proc.stderr[-5000:]
-    return report
-
-
-def _case(report: dict, name: str) -> dict:
-    c = report["cases"][name]
-    assert "traceback" not in c, c["traceback"]
-    assert c.get("ok", True), f"{name}: {c.get('message')}\n{report['log']}"
-    return c
+    spec = {"photo": g["photo"], "proc": PROC, "refine": REFINE, "cases": cases, "offset": list(OFFSET),
+            "selection": list(SELECTION), "timing_size": [4000, 3000], "plugin_dir": PLUGIN_IN_ROOT}
+    return run_gimp_batch(g["root"], JOB, name, spec, env={"BGONE_MODEL_DIR": model_dir or g["model_dir"]},
+                          timeout=timeout, network=network)
 
 
 @pytest.fixture(scope="module")
 def core_reference(gimp_job) -> np.ndarray:
     """The core's own `bgone remove --mask` on the same photo, model and refinement."""
     g = gimp_job
-    out = f"{JOB}/ref.png"
-    proc = g["root"].run([g["core_python"], "-m", "bgone", "remove", g["photo"], "-o", out, "--mask",
-                          "--model", "u2netp", "--refine", REFINE, "--overwrite"],
-                         env={"BGONE_MODEL_DIR": g["model_dir"]}, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return np.asarray(Image.open(g["root"].host(out)).convert("L"))
+    return core_mask(g["root"], g["core_python"], g["photo"], f"{JOB}/ref.png", REFINE,
+                     env={"BGONE_MODEL_DIR": g["model_dir"]})
 
 
 @pytest.fixture(scope="module")
@@ -312,15 +229,15 @@ def main_report(gimp_job) -> dict:
 
 
 def test_plugin_registered_in_menus(main_report):
-    c = _case(main_report, "registration")
+    c = gimp_case(main_report, "registration")
     assert c["found"] and c["label"] == "Remove Background…"
     assert "<Image>/Layer/Transparency" in c["menus"]
 
 
 def test_mask_matches_core_and_truth(gimp_job, main_report, core_reference, photo_truth):
-    c = _case(main_report, "mask")
+    c = gimp_case(main_report, "mask")
     w, h = c["size"]
-    mask = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    mask = plane(gimp_job["job"] / "main" / "mask.alpha", (h, w))
     assert core_reference.shape == (h, w)
     assert iou(mask, core_reference) > 0.98, iou(mask, core_reference)
     assert np.abs(mask.astype(int) - core_reference).mean() < 2.0
@@ -336,17 +253,17 @@ def test_mask_matches_core_and_truth(gimp_job, main_report, core_reference, phot
     assert c["line"].startswith("Removed the background in ") and c["line"].endswith(" s on the CPU."), c["line"]
     # a second run replaced the existing mask (non-interactive: no question asked)
     assert c["second_ok"], c["second_message"]
-    mask2 = _alpha(gimp_job["job"] / "main" / "mask2.alpha", (h, w))
+    mask2 = plane(gimp_job["job"] / "main" / "mask2.alpha", (h, w))
     assert iou(mask2, mask) > 0.9
 
 
 def test_offset_layer_and_selection_bbox(gimp_job, main_report):
-    base = _case(main_report, "mask")
-    c = _case(main_report, "offset_selection")
+    base = gimp_case(main_report, "mask")
+    c = gimp_case(main_report, "offset_selection")
     w, h = c["size"]
     assert c["offsets"] == list(OFFSET) and c["size"] == base["size"]
-    full = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
-    m = _alpha(gimp_job["job"] / "main" / "offset_selection.alpha", (h, w))
+    full = plane(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    m = plane(gimp_job["job"] / "main" / "offset_selection.alpha", (h, w))
     sx, sy, sw, sh = SELECTION
     x0, y0 = max(0, sx - OFFSET[0]), max(0, sy - OFFSET[1])
     x1, y1 = min(w, sx + sw - OFFSET[0]), min(h, sy + sh - OFFSET[1])
@@ -359,33 +276,33 @@ def test_offset_layer_and_selection_bbox(gimp_job, main_report):
 
 
 def test_new_layer_output(gimp_job, main_report):
-    base = _case(main_report, "mask")
-    c = _case(main_report, "layer")
+    base = gimp_case(main_report, "mask")
+    c = gimp_case(main_report, "layer")
     w, h = base["size"]
     assert c["layers_before"] == 1 and c["names"][0].endswith("(background removed)")
     assert c["new_offsets"] == list(OFFSET) and c["new_size"] == [w, h] and not c["source_has_mask"]
-    rgba = np.fromfile(gimp_job["job"] / "main" / "layer.rgba", np.uint8).reshape(h, w, 4)
-    full = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    rgba = plane(gimp_job["job"] / "main" / "layer.rgba", (h, w, 4))
+    full = plane(gimp_job["job"] / "main" / "mask.alpha", (h, w))
     assert iou(rgba[..., 3], full) > 0.97
 
 
 def test_selection_output(gimp_job, main_report):
-    base = _case(main_report, "mask")
-    c = _case(main_report, "selection")
+    base = gimp_case(main_report, "mask")
+    c = gimp_case(main_report, "selection")
     w, h = base["size"]
     assert not c["has_mask"]
-    sel = _alpha(gimp_job["job"] / "main" / "selection.alpha", (h, w))
-    full = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    sel = plane(gimp_job["job"] / "main" / "selection.alpha", (h, w))
+    full = plane(gimp_job["job"] / "main" / "mask.alpha", (h, w))
     assert iou(sel, full) > 0.97
 
 
 @pytest.mark.parametrize("case", ["gray_float", "indexed"])
 def test_gray_float_and_indexed_images(gimp_job, main_report, case):
-    base = _case(main_report, "mask")
-    _case(main_report, case)
+    base = gimp_case(main_report, "mask")
+    gimp_case(main_report, case)
     w, h = base["size"]
-    m = _alpha(gimp_job["job"] / "main" / f"{case}.alpha", (h, w))
-    full = _alpha(gimp_job["job"] / "main" / "mask.alpha", (h, w))
+    m = plane(gimp_job["job"] / "main" / f"{case}.alpha", (h, w))
+    full = plane(gimp_job["job"] / "main" / "mask.alpha", (h, w))
     assert iou(m, full) > 0.85, iou(m, full)
 
 
@@ -406,7 +323,7 @@ def test_overhead_on_12_megapixels(gimp_job, capsys):
     overhead = wall time of the PDB call (as the batch script sees it) - the engine's compute
     time for the same layer (the `seconds` of its result message)."""
     report = run_gimp(gimp_job, "timing", ["timing"])
-    c = _case(report, "timing")
+    c = gimp_case(report, "timing")
     rows = [{"wall_s": round(r["wall_s"], 3), "core_s": r["core_s"],
              "overhead_s": round(r["wall_s"] - r["core_s"], 3)} for r in c["runs"]]
     with capsys.disabled():

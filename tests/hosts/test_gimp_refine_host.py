@@ -12,43 +12,30 @@ Run: BGONE_HOST_TESTS=1 BGONE_HOSTS_ROOT=... .venv/bin/python -m pytest -m hosts
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from hosts import probes
+from tests.hosts.helpers import (
+    gimp_case,
+    gradient_error,
+    install_gimp_plugin,
+    plane,
+    run_gimp_batch,
+)
 
 pytestmark = [pytest.mark.hosts]
 
-REPO = Path(__file__).resolve().parents[2]
 JOB = "/job/bgone_gimp_refine"
 PROC = "plug-in-bgone-refine-edges"
 PLUGIN_IN_ROOT = "/root/.config/GIMP/3.0/plug-ins/bgone-remove-background"
 SELECTION = (300, 150, 600, 450)  # canvas x, y, w, h: part of the subject's outline
 
-BATCH = r'''
-import hashlib, json, os, time, traceback
-import gi
-gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, Gio
-
-SPEC = json.load(open(os.environ["BGONE_SPEC"]))
-OUT = SPEC["out"]
-report = {"cases": {}}
-
-
-def plane(drawable, fmt="Y u8"):
-    w, h = drawable.get_width(), drawable.get_height()
-    return bytes(drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
-
-
-def save(name, data):
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
-
+# The batch script (hosts.probes' GIMP batch head and run around these cases).
+BATCH = probes.GIMP_BATCH_HEAD_SNIPPET + r'''
 
 def load_masked():
     """The photo with a layer mask holding the thresholded truth (0/255)."""
@@ -64,33 +51,11 @@ def load_masked():
     return img, lay
 
 
-def call(img, drawables, **args):
-    proc = Gimp.get_pdb().lookup_procedure(SPEC["proc"])
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", drawables)
-    for k, v in args.items():
-        cfg.set_property(k, v)
-    t = time.perf_counter()
-    res = proc.run(cfg)
-    status = res.index(0)
-    return {"ok": status == Gimp.PDBStatusType.SUCCESS, "message": res.index(1) if res.length() > 1 else None,
-            "status": status.value_nick if hasattr(status, "value_nick") else str(status),
-            "wall_s": time.perf_counter() - t}
-
-
 def digest(img):
     lay, mask = img.get_layers()[0], img.get_layers()[0].get_mask()
     return {"layers": len(img.get_layers()), "pixels": hashlib.sha256(plane(lay, "R'G'B'A u8")).hexdigest(),
             "mask": None if mask is None else hashlib.sha256(plane(mask)).hexdigest(),
             "selection": hashlib.sha256(plane(img.get_selection())).hexdigest()}
-
-
-def case_registration():
-    proc = Gimp.get_pdb().lookup_procedure(SPEC["proc"])
-    return {"found": proc is not None, "label": proc.get_menu_label(), "menus": list(proc.get_menu_paths()),
-            "args": [a.get_name() for a in proc.get_arguments()]}
 
 
 def case_whole():
@@ -143,54 +108,13 @@ def case_engine_missing():
     img.delete()
     return r
 
-
-for name in SPEC["cases"]:
-    try:
-        report["cases"][name] = globals()["case_" + name]()
-    except Exception:
-        report["cases"][name] = {"ok": False, "traceback": traceback.format_exc()}
-with open(os.path.join(OUT, "report.json"), "w") as f:
-    json.dump(report, f, indent=1)
-'''
-
-
-def gradient_error(alpha: np.ndarray, truth: np.ndarray) -> float:
-    """The gradient error of /work/shared/eval/metrics.py (Rhemann et al.: Gaussian first-
-    derivative magnitudes at sigma 1.4, squared difference summed, / 1000) on 0..1 alphas."""
-    from scipy.ndimage import gaussian_gradient_magnitude
-
-    a, t = alpha.astype(np.float64) / 255, truth.astype(np.float64) / 255
-    return float(((gaussian_gradient_magnitude(a, 1.4) - gaussian_gradient_magnitude(t, 1.4)) ** 2).sum() / 1000)
-
-
-def _alpha(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    data = np.fromfile(path, np.uint8)
-    assert data.size == shape[0] * shape[1], (path, data.size, shape)
-    return data.reshape(shape)
-
-
-def _case(report: dict, name: str) -> dict:
-    c = report["cases"][name]
-    assert "traceback" not in c, c["traceback"]
-    assert c.get("ok", True), f"{name}: {c.get('message')}\n{report['log']}"
-    return c
-
-
-@pytest.fixture(scope="module")
-def truth(photo, photo_truth) -> np.ndarray:
-    assert photo_truth is not None, "the refine host test needs a photo with its ground truth"
-    return np.asarray(Image.open(photo_truth).convert("L"))
+''' + probes.GIMP_BATCH_RUN_SNIPPET
 
 
 @pytest.fixture(scope="module")
 def refine_job(hostroot, core_python, photo, truth):
-    root = hostroot.path
-    proc = subprocess.run([str(REPO / "hosts" / "install-gimp-plugin.sh"), str(root), core_python],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    job = hostroot.host(JOB)
-    shutil.rmtree(job, ignore_errors=True)
-    job.mkdir(parents=True)
+    install_gimp_plugin(hostroot, core_python)
+    job = hostroot.fresh(JOB)
     (job / "batch.py").write_text(BATCH)
     src = Path(photo)
     shutil.copy(src, job / f"photo{src.suffix.lower()}")
@@ -200,20 +124,9 @@ def refine_job(hostroot, core_python, photo, truth):
 
 
 def run_gimp(g: dict, name: str, cases: list[str], env: dict | None = None, timeout: int = 580) -> dict:
-    out = g["job"] / name
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
-    spec = {"out": f"{JOB}/{name}", "photo": g["photo"], "start": f"{JOB}/start.alpha", "proc": PROC,
-            "cases": cases, "selection": list(SELECTION)}
-    (out / "spec.json").write_text(json.dumps(spec))
-    cmd = ["gimp-console-3.0", "-i", "--batch-interpreter=python-fu-eval",
-           "-b", f"exec(open('{JOB}/batch.py').read())", "--quit"]
-    proc = g["root"].run(cmd, env={"BGONE_SPEC": f"{JOB}/{name}/spec.json", **(env or {})}, timeout=timeout)
-    report_file = out / "report.json"
-    assert report_file.is_file(), f"no report from GIMP (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    report = json.loads(report_file.read_text())
-    report["log"] = proc.stdout[-3000:] + proc.stderr[-5000:]
-    return report
+    spec = {"photo": g["photo"], "start": f"{JOB}/start.alpha", "proc": PROC, "cases": cases,
+            "selection": list(SELECTION)}
+    return run_gimp_batch(g["root"], JOB, name, spec, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -222,18 +135,18 @@ def main_report(refine_job) -> dict:
 
 
 def test_refine_edges_is_registered_next_to_remove_background(main_report):
-    c = _case(main_report, "registration")
+    c = gimp_case(main_report, "registration")
     assert c["found"] and c["label"] == "Refine Edges…"
     assert "<Image>/Layer/Transparency" in c["menus"]
     assert {"band", "grow", "feather", "output"} <= set(c["args"]), c["args"]
 
 
 def test_refined_mask_has_a_lower_gradient_error_than_the_painted_one(refine_job, main_report, truth, capsys):
-    c = _case(main_report, "whole")
+    c = gimp_case(main_report, "whole")
     w, h = c["size"]
-    start = _alpha(refine_job["job"] / "main" / "start.alpha", (h, w))
+    start = plane(refine_job["job"] / "main" / "start.alpha", (h, w))
     assert np.array_equal(start, refine_job["start"])  # the mask GIMP held is the thresholded truth
-    refined = _alpha(refine_job["job"] / "main" / "whole.alpha", (h, w))
+    refined = plane(refine_job["job"] / "main" / "whole.alpha", (h, w))
     before, after = gradient_error(start, truth), gradient_error(refined, truth)
     with capsys.disabled():
         print(f"\nGIMP Refine Edges: gradient error {before:.3f} -> {after:.3f} in {c['wall_s']:.1f} s")
@@ -243,10 +156,10 @@ def test_refined_mask_has_a_lower_gradient_error_than_the_painted_one(refine_job
 
 
 def test_with_a_selection_nothing_outside_it_changes(refine_job, main_report, truth):
-    c = _case(main_report, "selection")
+    c = gimp_case(main_report, "selection")
     h, w = truth.shape
     start = refine_job["start"]
-    got = _alpha(refine_job["job"] / "main" / "selection.alpha", (h, w))
+    got = plane(refine_job["job"] / "main" / "selection.alpha", (h, w))
     x, y, sw, sh = SELECTION
     inside = np.zeros((h, w), bool)
     inside[y:y + sh, x:x + sw] = True
@@ -256,11 +169,11 @@ def test_with_a_selection_nothing_outside_it_changes(refine_job, main_report, tr
 
 
 def test_layer_output_adds_a_cutout_and_keeps_the_mask(refine_job, main_report, truth):
-    c = _case(main_report, "layer")
+    c = gimp_case(main_report, "layer")
     h, w = truth.shape
     assert c["names"][0].endswith("(edges refined)") and c["mask_kept"], c
-    rgba = np.fromfile(refine_job["job"] / "main" / "layer.rgba", np.uint8).reshape(h, w, 4)
-    refined = _alpha(refine_job["job"] / "main" / "whole.alpha", (h, w))
+    rgba = plane(refine_job["job"] / "main" / "layer.rgba", (h, w, 4))
+    refined = plane(refine_job["job"] / "main" / "whole.alpha", (h, w))
     assert np.abs(rgba[..., 3].astype(int) - refined).mean() < 1.0
 
 

@@ -42,8 +42,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hosts import probes
+from tests.hosts.helpers import (
+    core_mask,
+    iou,
+    log,
+    plane,
+    run_full_krita,
+    run_gimp_batch,
+    run_kritarunner,
+)
 from tests.hosts.test_gimp_host import BATCH as GIMP_BATCH
-from tests.hosts.test_gimp_host import iou
 
 pytestmark = [pytest.mark.hosts]
 
@@ -62,24 +71,6 @@ USER_MODEL = f"{HOME}/.cache/bgone/models/u2netp.onnx"  # the core's default cac
 # to the core; the model is the small u2netp (the one the installer imported).
 REFINE = "fast"
 KRITARUNNER_MODULE = "bgone_installed_kritarun"
-XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"]
-
-
-def _pip_env(root) -> dict[str, str]:
-    """The host's pip network settings, as hosts/install-core.sh passes them into the root."""
-    env = {}
-    ca = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
-    if ca and Path(ca).is_file():
-        dest = root.host("/etc/ssl/bgone-host-ca.pem")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ca, dest)
-        env["PIP_CERT"] = "/etc/ssl/bgone-host-ca.pem"
-    for v in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_DEFAULT_TIMEOUT", "HTTP_PROXY", "HTTPS_PROXY",
-              "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
-        val = os.environ.get(v, "")
-        if val and not val.startswith("file:") and " file:" not in val:
-            env[v] = val
-    return env
 
 
 def _copy_source(root) -> None:
@@ -99,16 +90,6 @@ def _tree(path: Path) -> set[str]:
     return {p.relative_to(path).as_posix() for p in path.rglob("*")} if path.exists() else set()
 
 
-def _log(proc: subprocess.CompletedProcess, n: int = 3000) -> str:
-    return f"(rc {proc.returncode})\nstdout:\n{proc.stdout[-n:]}\nstderr:\n{proc.stderr[-n:]}"
-
-
-def _plane(path: Path, w: int, h: int, channels: int = 1) -> np.ndarray:
-    data = np.fromfile(path, np.uint8)
-    assert data.size == w * h * channels, (path, data.size, (w, h, channels))
-    return data.reshape((h, w, channels) if channels > 1 else (h, w))
-
-
 # --------------------------------------------------------------------------------------------
 # Krita: the scripting entry point under kritarunner, and a probe inside the full Krita
 
@@ -118,56 +99,43 @@ def _plane(path: Path, w: int, h: int, channels: int = 1) -> np.ndarray:
 # first on sys.path, as a user's script would, and records what it imported. kritarunner exits 0
 # even when its script raises: the script writes report.json and leaves with os._exit(code).
 KRITARUNNER_SCRIPT = r'''
-import json, os, sys, traceback
+import os, sys
 
 
-def main(args=()):
-    photo, out_dir, pykrita, refine = [str(a) for a in args]
-    report = {"preloaded": "bgone_krita" in sys.modules}
-    code = 1
-    try:
-        sys.path.insert(0, pykrita)
-        from krita import InfoObject, Krita
-        import bgone_krita
-        from bgone_krita import connection
-        import bgone_client
+def run(args, report):
+    photo, out_dir, pykrita, refine = args
+    report["preloaded"] = "bgone_krita" in sys.modules
+    sys.path.insert(0, pykrita)
+    from krita import InfoObject, Krita
+    import bgone_krita
+    from bgone_krita import connection
+    import bgone_client
 
-        report["package"] = bgone_krita.__file__
-        report["client"] = bgone_client.__file__
-        report["core"] = list(bgone_client.locate.locate(connection.PLUGIN_DIR))
-        app = Krita.instance()
-        app.setBatchmode(True)
-        doc = app.openDocument(photo)
-        doc.setBatchmode(True)
-        layer = [n for n in doc.topLevelNodes() if n.type() == "paintlayer"][0]
-        w, h = doc.width(), doc.height()
-        report["size"] = [w, h]
-        before = bytes(layer.pixelData(0, 0, w, h))
-        mask = bgone_krita.remove_background(doc, layer, model="u2netp", refine=refine, output="mask")
-        report["mask_type"] = mask.type()
-        report["layer_unchanged"] = bytes(layer.pixelData(0, 0, w, h)) == before
-        with open(os.path.join(out_dir, "mask.alpha"), "wb") as f:
-            f.write(bytes(mask.pixelData(0, 0, w, h)))
-        info = InfoObject()
-        info.setProperty("alpha", True)
-        report["exported"] = doc.exportImage(os.path.join(out_dir, "export.png"), info)
-        doc.waitForDone()
-        doc.close()
-        code = 0
-    except BaseException:
-        report["traceback"] = traceback.format_exc()
-    try:
-        from bgone_krita import connection
-        connection.HOLDER.close()
-    except Exception:
-        pass
-    report["exit"] = code
-    with open(os.path.join(out_dir, "report.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-'''
+    report["package"] = bgone_krita.__file__
+    report["client"] = bgone_client.__file__
+    report["core"] = list(bgone_client.locate.locate(connection.PLUGIN_DIR))
+    app = Krita.instance()
+    app.setBatchmode(True)
+    doc = app.openDocument(photo)
+    doc.setBatchmode(True)
+    layer = [n for n in doc.topLevelNodes() if n.type() == "paintlayer"][0]
+    w, h = doc.width(), doc.height()
+    report["size"] = [w, h]
+    before = bytes(layer.pixelData(0, 0, w, h))
+    mask = bgone_krita.remove_background(doc, layer, model="u2netp", refine=refine, output="mask")
+    report["mask_type"] = mask.type()
+    report["layer_unchanged"] = bytes(layer.pixelData(0, 0, w, h)) == before
+    with open(os.path.join(out_dir, "mask.alpha"), "wb") as f:
+        f.write(bytes(mask.pixelData(0, 0, w, h)))
+    info = InfoObject()
+    info.setProperty("alpha", True)
+    report["exported"] = doc.exportImage(os.path.join(out_dir, "export.png"), info)
+    doc.waitForDone()
+    doc.close()
+
+
+OUT_ARG = 1  # report.json goes into args[OUT_ARG]
+''' + probes.KRITARUNNER_MAIN_SNIPPET
 
 # The full Krita has no command-line script option, and a probe plug-in would need an enable_
 # line of its own in the very kritarc under test. So the probe is a sitecustomize.py on
@@ -177,22 +145,15 @@ def main(args=()):
 # remove_background on the photo. Then it leaves with os._exit (a normal quit may prompt).
 # clean_env() drops PYTHON* from the worker's environment, so the worker never sees this file.
 KRITA_GUI_PROBE = r'''
-import json, os, sys, time, traceback
+import os, sys, traceback
 
 REPORT = os.environ.get("HOSTPROBE_REPORT")
+report = {}
 
 
-def _finish(report, code):
-    report["exit"] = code
-    with open(REPORT, "w") as f:
-        json.dump(report, f, indent=1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
+''' + probes.KRITA_FINISH_SNIPPET + probes.KRITA_MAIN_WINDOW_SNIPPET + r'''
 
 def _check():
-    report = {}
     code = 1
     try:
         from krita import Krita
@@ -204,7 +165,7 @@ def _check():
         action = app.action("bgone_remove_background")
         report["action_text"] = action.text() if action is not None else None
         if module is None:
-            _finish(report, 3)
+            finish(3)
         report["package"] = module.__file__
         from bgone_krita.docker import BgoneDocker
         ours = [d for d in app.dockers() if isinstance(d, BgoneDocker)]  # one per window
@@ -225,37 +186,15 @@ def _check():
         code = 0
     except BaseException:
         report["traceback"] = traceback.format_exc()
-    _finish(report, code)
-
-
-def _install():
-    from PyQt5.QtCore import QCoreApplication, QTimer
-
-    if QCoreApplication.instance() is None:
-        return
-    deadline = time.monotonic() + 240
-
-    def poll():
-        try:
-            from krita import Krita
-            ready = bool(Krita.instance().windows())
-        except Exception:
-            ready = False
-        if ready:
-            QTimer.singleShot(1500, _check)  # let the loader and the window settle
-        elif time.monotonic() > deadline:
-            _finish({"traceback": "no Krita main window within 240 s"}, 5)
-        else:
-            QTimer.singleShot(200, poll)
-
-    QTimer.singleShot(200, poll)
+    finish(code)
 
 
 if REPORT:
     try:
-        _install()
+        when_main_window(_check, 1500, poll_ms=200)  # let the loader and the window settle
     except BaseException:
-        _finish({"traceback": traceback.format_exc()}, 6)
+        report["traceback"] = traceback.format_exc()
+        finish(6)
 '''
 
 
@@ -265,55 +204,31 @@ def _krita_gui(root, job: Path) -> dict:
     (out / "sitecustomize.py").write_text(KRITA_GUI_PROBE)
     env = {"HOME": HOME, "PYTHONPATH": f"{JOB}/krita_gui", "HOSTPROBE_REPORT": f"{JOB}/krita_gui/report.json",
            "HOSTPROBE_PHOTO": f"{JOB}/photo.png", "HOSTPROBE_REFINE": REFINE}
-    proc = root.run([*XVFB, "krita", "--nosplash"], env=env, timeout=400, network=False)
-    report = out / "report.json"
-    assert report.is_file(), f"the probe inside the full Krita did not report {_log(proc)}"
-    data = json.loads(report.read_text())
-    data["log"] = _log(proc)
-    return data
+    return run_full_krita(root, f"{JOB}/krita_gui/report.json", env, timeout=400)
 
 
 def _kritarunner(root, job: Path) -> dict:
     out = job / "kritarunner"
     out.mkdir()
     (out / f"{KRITARUNNER_MODULE}.py").write_text(KRITARUNNER_SCRIPT)
-    cmd = ["kritarunner", "-s", KRITARUNNER_MODULE, "-f", "main", f"{JOB}/photo.png", f"{JOB}/kritarunner",
-           KRITA_PYKRITA, REFINE]
-    env = {"HOME": HOME, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": f"{JOB}/kritarunner"}
-    proc = root.run(cmd, env=env, timeout=400, network=False)
-    report = out / "report.json"
-    assert report.is_file(), f"no report from kritarunner {_log(proc)}"
-    data = json.loads(report.read_text())
-    data["log"] = _log(proc)
-    return data
+    args = [f"{JOB}/photo.png", f"{JOB}/kritarunner", KRITA_PYKRITA, REFINE]
+    return run_kritarunner(root, KRITARUNNER_MODULE, args, f"{JOB}/kritarunner/report.json",
+                           env={"HOME": HOME, "PYTHONPATH": f"{JOB}/kritarunner"}, timeout=400)
 
 
 def _gimp(root, job: Path) -> dict:
     """test_gimp_host's batch script, cases registration + mask: three calls of the plug-in
     (model u2netp; a second run replacing the mask; a third, applied and exported to PNG)."""
-    out = job / "gimp"
-    out.mkdir()
     (job / "gimp_batch.py").write_text(GIMP_BATCH)
-    spec = {"out": f"{JOB}/gimp", "photo": f"{JOB}/photo.png", "proc": PROC, "refine": REFINE,
-            "cases": ["registration", "mask"]}
-    (out / "spec.json").write_text(json.dumps(spec))
-    cmd = ["gimp-console-3.0", "-i", "--batch-interpreter=python-fu-eval",
-           "-b", f"exec(open('{JOB}/gimp_batch.py').read())", "--quit"]
-    proc = root.run(cmd, env={"HOME": HOME, "BGONE_SPEC": f"{JOB}/gimp/spec.json"}, timeout=400, network=False)
-    report = out / "report.json"
-    assert report.is_file(), f"no report from GIMP {_log(proc)}"
-    data = json.loads(report.read_text())
-    data["log"] = _log(proc)
-    return data
+    spec = {"photo": f"{JOB}/photo.png", "proc": PROC, "refine": REFINE, "cases": ["registration", "mask"]}
+    return run_gimp_batch(root, JOB, "gimp", spec, env={"HOME": HOME}, timeout=400, network=False,
+                          script="gimp_batch.py")
 
 
-def _core_mask(root, job: Path) -> np.ndarray:
+def _core_mask(root) -> np.ndarray:
     """The installed venv's own `bgone remove --mask`: same photo, model and refinement."""
-    cmd = [VENV_PYTHON, "-m", "bgone", "remove", f"{JOB}/photo.png", "-o", f"{JOB}/core_mask.png", "--mask",
-           "--model", "u2netp", "--refine", REFINE, "--overwrite"]
-    proc = root.run(cmd, env={"HOME": HOME}, timeout=400, network=False)
-    assert proc.returncode == 0, f"the installed core failed {_log(proc)}"
-    return np.asarray(Image.open(job / "core_mask.png").convert("L"))
+    return core_mask(root, VENV_PYTHON, f"{JOB}/photo.png", f"{JOB}/core_mask.png", REFINE, env={"HOME": HOME},
+                     timeout=400, network=False)
 
 
 def _check_alpha(name: str, alpha: np.ndarray, core: np.ndarray, truth: np.ndarray | None,
@@ -357,19 +272,13 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     model = root.host(MODEL)
     model.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(u2netp_path, model)
-    home = root.host(HOME)
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    job = root.host(JOB)
-    if job.exists():
-        shutil.rmtree(job)
-    job.mkdir(parents=True)
+    home = root.fresh(HOME)
+    job = root.fresh(JOB)
     img = Image.open(photo)
     assert img.size[0] * img.size[1] > 100_000, f"{photo} is too small to be a photo"
     img.convert("RGB").save(job / "photo.png")  # 8-bit RGB: the same pixels in GIMP, Krita and the core
     truth = np.asarray(Image.open(photo_truth).convert("L")) if photo_truth is not None else None
-    env = {"HOME": HOME, **_pip_env(root)}
+    env = {"HOME": HOME, **probes.pip_env(root.path)}
 
     # 1. install, as a new user would (the launcher finds the root's python3)
     proc = root.run(["sh", f"{SRC}/installer/install.sh", "--yes", "--model-file", MODEL], env=env,
@@ -402,7 +311,7 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     # the bgone command in the user's bin folder runs the installed engine
     proc = root.run([f"{HOME}/.local/bin/bgone", "--version"], env={"HOME": HOME}, timeout=120,
                     network=False)
-    assert proc.returncode == 0 and proc.stdout.startswith("bgone "), _log(proc)
+    assert proc.returncode == 0 and proc.stdout.startswith("bgone "), log(proc)
     kcfg = json.loads(root.host(f"{KRITA_PYKRITA}/bgone_krita/bgone_config.json").read_text())
     assert kcfg["python"] == VENV_PYTHON and kcfg["flatpak_spawn"] is False
     assert "enable_bgone_krita=true" in root.host(f"{HOME}/.config/kritarc").read_text()
@@ -413,7 +322,7 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
 
     # 2. the core the installer put in the venv, on the photo (the reference for both hosts)
     t = time.monotonic()
-    core = _core_mask(root, job)
+    core = _core_mask(root)
     times["core"] = time.monotonic() - t
     scores: dict = {}
     if truth is not None:
@@ -435,20 +344,19 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     assert "bgone-remove-background/bgone-remove-background.py" in pluginrc and PROC in pluginrc
     c = g["cases"]["mask"]
     w, h = c["size"]
-    gimp_mask = _plane(job / "gimp" / "mask.alpha", w, h)
+    gimp_mask = plane(job / "gimp" / "mask.alpha", (h, w))
     _check_alpha("gimp", gimp_mask, core, truth, scores)
     png = np.asarray(Image.open(job / "gimp" / "mask.png").convert("RGBA"))  # exported, mask applied
     assert png.shape == (h, w, 4)
     assert iou(png[..., 3], gimp_mask) > 0.99, iou(png[..., 3], gimp_mask)
     assert c["second_ok"], c["second_message"]  # a second run replaced the mask (refine none)
-    assert iou(_plane(job / "gimp" / "mask2.alpha", w, h), gimp_mask) > 0.9
+    assert iou(plane(job / "gimp" / "mask2.alpha", (h, w)), gimp_mask) > 0.9
 
     # 4. real Krita, the full application: it loads bgone_krita only because of the installer's
     # enable_bgone_krita=true in this user's kritarc, from the pykrita folder it put it in
     t = time.monotonic()
     k = _krita_gui(root, job)
     times["krita"] = time.monotonic() - t
-    assert "traceback" not in k, f"{k['traceback']}\n{k['log']}"
     assert k["enabled_setting"] == "true", k
     assert k["loaded_by_krita"], f"Krita did not load bgone_krita\n{k['log']}"
     assert k["package"] == f"{KRITA_PYKRITA}/bgone_krita/__init__.py", k["package"]
@@ -459,7 +367,7 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     name, kind, names = k["layer"]
     assert kind == "paintlayer" and name.endswith("(background removed)") and names[-1] == name, k["layer"]
     assert k["size"] == [w, h], (k["size"], (w, h))
-    cut = _plane(job / "krita_gui" / "layer.bgra", w, h, 4)
+    cut = plane(job / "krita_gui" / "layer.bgra", (h, w, 4))
     _check_alpha("krita", cut[..., 3], core, truth, scores)
     assert k["exit"] == 0
 
@@ -467,7 +375,6 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     t = time.monotonic()
     r = _kritarunner(root, job)
     times["kritarunner"] = time.monotonic() - t
-    assert "traceback" not in r, f"{r['traceback']}\n{r['log']}"
     assert r["exit"] == 0, r
     assert r["preloaded"] is False  # kritarunner loads no plug-ins: the import below is the test's
     assert r["package"] == f"{KRITA_PYKRITA}/bgone_krita/__init__.py", r["package"]
@@ -477,7 +384,7 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     assert where == f"{KRITA_PYKRITA}/bgone_krita/bgone_config.json", r["core"]
     assert r["mask_type"] == "transparencymask" and r["layer_unchanged"] is True, r
     assert r["size"] == [w, h], (r["size"], (w, h))
-    krita_mask = _plane(job / "kritarunner" / "mask.alpha", w, h)
+    krita_mask = plane(job / "kritarunner" / "mask.alpha", (h, w))
     _check_alpha("kritarunner", krita_mask, core, truth, scores)
     assert r["exported"] is True
     exported = np.asarray(Image.open(job / "kritarunner" / "export.png").convert("RGBA"))[..., 3]
@@ -505,8 +412,8 @@ def test_installer_as_a_new_user(hostroot, u2netp_path, photo, photo_truth, caps
     t = time.monotonic()
     proc = root.run([*command, "--yes"], env={"HOME": HOME}, timeout=300, network=False)
     times["uninstall"] = time.monotonic() - t
-    assert proc.returncode == 0, _log(proc)
-    assert "bgone has been removed" in proc.stdout, _log(proc)
+    assert proc.returncode == 0, log(proc)
+    assert "bgone has been removed" in proc.stdout, log(proc)
     left = _tree(home)
     assert not [p for p in left if "bgone" in p], sorted(p for p in left if "bgone" in p)
     assert not [p for p in left if "onnxruntime" in p.lower()], sorted(left)

@@ -23,6 +23,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hosts import probes
+from tests.hosts.helpers import core_mask, iou, plane, run_full_krita, run_kritarunner
+
 pytestmark = [pytest.mark.hosts]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +35,6 @@ PYKRITA = f"{HOME}/.local/share/krita/pykrita"
 JOB = "/job/bgone_krita"
 SCRIPT = "bgone_krita_hostrun"  # the kritarunner module, written into JOB at test time
 PROBE = "bgone_krita_probe"  # the GUI probe plug-in, written into PYKRITA at test time
-XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"]
 
 
 def enable_in_kritarc(text: str, names: list[str]) -> str:
@@ -61,24 +63,28 @@ def install_plugin(root, core_python: str) -> None:
                     ignore=shutil.ignore_patterns("__pycache__"))
     config = {"python": core_python, "version": "host-test", "flatpak_spawn": False}
     (target / "bgone_config.json").write_text(json.dumps(config))
-    (pykrita / PROBE).mkdir()
-    (pykrita / PROBE / "__init__.py").write_text(PROBE_SOURCE)
-    (pykrita / f"{PROBE}.desktop").write_text(
+    install_probe(root, PROBE, PROBE_SOURCE, "bgone test probe")
+
+
+def install_probe(root, name: str, source: str, title: str) -> None:
+    """A probe plug-in (``source``, never shipped) into the test HOME's pykrita folder, enabled
+    in kritarc beside bgone_krita."""
+    pykrita = root.host(PYKRITA)
+    (pykrita / name).mkdir(exist_ok=True)
+    (pykrita / name / "__init__.py").write_text(source)
+    (pykrita / f"{name}.desktop").write_text(
         "[Desktop Entry]\nType=Service\nServiceTypes=Krita/PythonPlugin\n"
-        f"X-KDE-Library={PROBE}\nX-Python-2-Compatible=false\nName=bgone test probe\n")
+        f"X-KDE-Library={name}\nX-Python-2-Compatible=false\nName={title}\n")
     kritarc = root.host(f"{HOME}/.config/kritarc")
     kritarc.parent.mkdir(parents=True, exist_ok=True)
-    kritarc.write_text(enable_in_kritarc(kritarc.read_text() if kritarc.exists() else "", ["bgone_krita", PROBE]))
+    kritarc.write_text(enable_in_kritarc(kritarc.read_text() if kritarc.exists() else "", ["bgone_krita", name]))
 
 
 @pytest.fixture(scope="module")
 def krita_job(hostroot, core_python, root_model_dir, photo, photo_truth) -> dict:
     """The core (harness fixtures) and the plug-in installed; the photo and script in JOB."""
     install_plugin(hostroot, core_python)
-    job = hostroot.host(JOB)
-    if job.exists():
-        shutil.rmtree(job)
-    job.mkdir(parents=True)
+    job = hostroot.fresh(JOB)
     (job / f"{SCRIPT}.py").write_text(KRITA_SCRIPT)
     img = Image.open(photo)
     assert img.size[0] * img.size[1] > 100_000, f"{photo} is too small to be a photo"
@@ -90,38 +96,15 @@ def krita_job(hostroot, core_python, root_model_dir, photo, photo_truth) -> dict
 
 
 def _kritarunner(k: dict, mode: str, timeout: int = 900) -> dict:
-    out = k["job"] / mode
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir()
-    cmd = ["kritarunner", "-s", SCRIPT, "-f", "main", k["photo"], f"{JOB}/{mode}", PYKRITA, mode]
-    env = dict(k["env"], QT_QPA_PLATFORM="offscreen", PYTHONPATH=JOB)
-    proc = k["root"].run(cmd, env=env, timeout=timeout, network=False)
-    report = out / "report.json"
-    assert report.is_file(), f"no report from kritarunner (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    data = json.loads(report.read_text())
-    assert "traceback" not in data, data["traceback"]
-    return data
-
-
-def _alpha(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    return np.fromfile(path, np.uint8).reshape(shape)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    fa, fb = a > 127, b > 127
-    union = np.logical_or(fa, fb).sum()
-    return float(np.logical_and(fa, fb).sum() / union) if union else 1.0
+    k["root"].fresh(f"{JOB}/{mode}")
+    return run_kritarunner(k["root"], SCRIPT, [k["photo"], f"{JOB}/{mode}", PYKRITA, mode], f"{JOB}/{mode}/report.json",
+                           env=dict(k["env"], PYTHONPATH=JOB), timeout=timeout)
 
 
 def _core_reference(k: dict) -> np.ndarray:
     """The core's own `bgone remove --mask` on the same photo, same model and refinement."""
-    out = f"{JOB}/core_mask.png"
-    cmd = [k["core_python"], "-m", "bgone", "remove", k["photo"], "-o", out, "--mask",
-           "--model", "u2netp", "--refine", "fast", "--overwrite"]
-    proc = k["root"].run(cmd, env={"BGONE_MODEL_DIR": k["env"]["BGONE_MODEL_DIR"]}, timeout=600, network=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return np.asarray(Image.open(k["root"].host(out)).convert("L"))
+    return core_mask(k["root"], k["core_python"], k["photo"], f"{JOB}/core_mask.png", "fast",
+                     env={"BGONE_MODEL_DIR": k["env"]["BGONE_MODEL_DIR"]}, network=False)
 
 
 def test_remove_background_in_real_krita(krita_job):
@@ -130,7 +113,7 @@ def test_remove_background_in_real_krita(krita_job):
     out = k["job"] / "full"
     w, h = report["size"]
     assert report["layer"][:2] == ["RGBA", "U8"], report["layer"]
-    mask = _alpha(out / "mask_u8.alpha", (h, w))
+    mask = plane(out / "mask_u8.alpha", (h, w))
     # the plug-in's result next to the core's own (same model, refinement and photo): the
     # BGRA -> RGBA swap and the geometry are right only if these agree
     ref = _core_reference(k)
@@ -156,22 +139,22 @@ def test_remove_background_in_real_krita(krita_job):
         assert info["space"][:2] == key.split("/"), (key, info)
         assert info["unchanged"], f"{key}: the user's layer changed"
         assert info["open_documents"] == 1, f"{key}: temporary document left open"
-        other = _alpha(out / f"mask_{key.replace('/', '_')}.alpha", (h, w))
+        other = plane(out / f"mask_{key.replace('/', '_')}.alpha", (h, w))
         floor = 0.85 if key.startswith(("GRAYA", "CMYKA")) else 0.97  # gray loses the colour cues
         assert iou(other, mask) > floor, (key, iou(other, mask))
     # a layer offset inside a bigger canvas: same result, in the right place
     assert report["offset_bounds"] == [100, 60, w, h]
-    assert iou(_alpha(out / "mask_offset.alpha", (h, w)), mask) > 0.98
+    assert iou(plane(out / "mask_offset.alpha", (h, w)), mask) > 0.98
     assert report["offset_outside_sum"] == 0
     # a selection: only its bounding box is processed; outside it is background
     assert report["selection_box"] == [100 + w // 4, 60 + h // 4, w // 2, h // 2]
     assert report["selection_sent"] == [w // 2, h // 2]
     assert report["selection_outside_sum"] == 0 and report["selection_inside_sum"] > 0
     # output = selection, and output = a new layer with the cutout right above the source
-    assert iou(_alpha(out / "out_selection.alpha", (h, w)), mask) > 0.98
+    assert iou(plane(out / "out_selection.alpha", (h, w)), mask) > 0.98
     name, kind, bounds, names = report["out_layer"]
     assert kind == "paintlayer" and names[-2:] == ["shifted", "shifted (background removed)"]
-    cut = np.fromfile(out / "out_layer.bgra", np.uint8).reshape(h, w, 4)
+    cut = plane(out / "out_layer.bgra", (h, w, 4))
     assert iou(cut[..., 3], mask) > 0.98
     # an error (unknown model) is a clear exception and leaves the document as it was
     assert report["error_kind"] == "unknown_model", report["error_text"]
@@ -180,14 +163,9 @@ def test_remove_background_in_real_krita(krita_job):
 
 def test_plugin_loads_in_full_krita_docker_clicks_and_undo(krita_job):
     k = krita_job
-    status = k["job"] / "probe.json"
-    status.unlink(missing_ok=True)
     env = dict(k["env"], BGONE_PROBE_REPORT=f"{JOB}/probe.json", BGONE_PROBE_IMAGE=k["photo"],
                BGONE_PROBE_SHOTS=f"{JOB}/shots")
-    proc = k["root"].run([*XVFB, "krita", "--nosplash"], env=env, timeout=600, network=False)
-    assert status.is_file(), f"the probe did not report (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
-    report = json.loads(status.read_text())
-    assert "traceback" not in report, report["traceback"]
+    report = run_full_krita(k["root"], f"{JOB}/probe.json", env)
     assert ["bgone_docker", "Remove Background"] in report["dockers"]
     assert report["action_text"] == "Remove Background"
     assert "bgone_remove_background" in report["tools_menu"]
@@ -312,9 +290,7 @@ def _open(app, path):
     return doc
 
 
-def _digest(node):
-    b = node.bounds()
-    return hashlib.sha256(bytes(node.pixelData(b.x(), b.y(), b.width(), b.height()))).hexdigest()
+''' + probes.KRITA_NODES_SNIPPET + r'''
 
 
 def _save(data, path):
@@ -328,12 +304,7 @@ def _rect(node):
 
 
 def _scene(doc):
-    out = []
-    stack = list(doc.topLevelNodes())
-    while stack:
-        n = stack.pop()
-        stack.extend(n.childNodes())
-        out.append([n.name(), n.type(), _rect(n), _digest(n)])
+    out = [[n.name(), n.type(), _rect(n), pixel_digest(n)] for n in all_nodes(doc)]
     s = doc.selection()
     return [out, [s.x(), s.y(), s.width(), s.height()] if s is not None else None]
 
@@ -357,11 +328,11 @@ def run(args, report):
     doc = _open(app, photo)
     layer = _paint_layer(doc)
     report["layer"] = [layer.colorModel(), layer.colorDepth(), layer.colorProfile(), _rect(layer)]
-    before = _digest(layer)
+    before = pixel_digest(layer)
     mask = bgone_krita.remove_background(doc, layer, output="mask", **kw)
     report["mask_type"] = mask.type()
     report["mask_parent_children"] = [n.type() for n in layer.childNodes()]
-    report["layer_unchanged"] = _digest(layer) == before
+    report["layer_unchanged"] = pixel_digest(layer) == before
     w, h = doc.width(), doc.height()
     report["size"] = [w, h]
     _save(mask.pixelData(0, 0, w, h), os.path.join(out_dir, "mask_u8.alpha"))
@@ -392,12 +363,12 @@ def run(args, report):
             d.waitForDone()
             lay = _paint_layer(d)
             space = [lay.colorModel(), lay.colorDepth(), lay.colorProfile()]
-            digest = _digest(lay)
+            digest = pixel_digest(lay)
             m = bgone_krita.remove_background(d, lay, output="mask", **kw)
             _save(m.pixelData(0, 0, w, h), os.path.join(out_dir, "mask_%s_%s.alpha" % (model, depth)))
             report["depths"][key] = {
                 "space": space,
-                "unchanged": _digest(lay) == digest and [lay.colorModel(), lay.colorDepth(), lay.colorProfile()] == space,
+                "unchanged": pixel_digest(lay) == digest and [lay.colorModel(), lay.colorDepth(), lay.colorProfile()] == space,
                 "open_documents": len(app.documents()),
             }
             d.close()
@@ -487,26 +458,8 @@ def _timing(app, photo, out_dir, report, kw):
     d.close()
 
 
-def main(args=()):
-    args = [str(a) for a in args]
-    report = {"args": args}
-    code = 1
-    try:
-        run(args, report)
-        code = 0
-    except BaseException:
-        report["traceback"] = traceback.format_exc()
-    try:
-        from bgone_krita import connection
-        connection.HOLDER.close()
-    except Exception:
-        pass
-    with open(os.path.join(args[1], "report.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-'''
+OUT_ARG = 1  # report.json goes into args[OUT_ARG]
+''' + probes.KRITARUNNER_MAIN_SNIPPET
 
 # The GUI probe: a pykrita plug-in of its own, installed only into the test root. After the
 # main window exists it records the dockers and the Tools menu, opens the photo, clicks the
@@ -526,28 +479,10 @@ def shoot(widget, name):
     if SHOTS and widget is not None:
         os.makedirs(SHOTS, exist_ok=True)
         widget.grab().save(os.path.join(SHOTS, name))
-state = {"started": False}
 report = {"runs": []}
 
 
-def finish(code):
-    report["exit"] = code
-    with open(REPORT, "w") as f:
-        json.dump(report, f, indent=1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def guard(fn):
-    def wrapped(*a):
-        try:
-            fn(*a)
-        except Exception:
-            report["traceback"] = traceback.format_exc()
-            finish(2)
-    return wrapped
-
+''' + probes.KRITA_FINISH_SNIPPET + r'''
 
 def our_docker(app):
     from bgone_krita.docker import DOCKER_ID, BgoneDocker
@@ -582,9 +517,6 @@ def scene(doc, layer):
 
 @guard
 def start():
-    if state["started"]:
-        return
-    state["started"] = True
     app = Krita.instance()
     report["dockers"] = [[d.objectName(), d.windowTitle()] for d in app.dockers()]
     action = app.action("bgone_remove_background")
@@ -783,18 +715,4 @@ def start():
     QTimer.singleShot(500, wait_models)
 
 
-class Probe(Extension):
-    def setup(self):
-        if not REPORT:
-            return
-        notifier = Krita.instance().notifier()
-        notifier.setActive(True)
-        notifier.windowCreated.connect(lambda: QTimer.singleShot(1500, start))
-        QTimer.singleShot(90000, start)  # in case windowCreated never comes
-
-    def createActions(self, window):
-        pass
-
-
-Krita.instance().addExtension(Probe(Krita.instance()))
-'''
+''' + probes.KRITA_PROBE_EXTENSION_SNIPPET

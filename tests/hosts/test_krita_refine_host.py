@@ -11,16 +11,13 @@ Run: BGONE_HOST_TESTS=1 BGONE_HOSTS_ROOT=... .venv/bin/python -m pytest -m hosts
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.hosts.test_gimp_refine_host import gradient_error
-from tests.hosts.test_krita_host import HOME, PYKRITA, install_plugin
+from hosts import probes
+from tests.hosts.helpers import gradient_error, plane, run_full_krita, run_kritarunner
+from tests.hosts.test_krita_host import HOME, PYKRITA, install_plugin, install_probe
 
 pytestmark = [pytest.mark.hosts]
 
@@ -29,7 +26,7 @@ SCRIPT = "bgone_krita_refinerun"
 SELECTION = (300, 150, 600, 450)  # x, y, w, h in image pixels
 
 KRITA_SCRIPT = r'''"""Runs inside real Krita (kritarunner -s ... -f main ARGS). Writes report.json."""
-import hashlib, json, os, sys, time, traceback
+import os, sys, time
 
 
 def _save(data, path):
@@ -49,16 +46,10 @@ def _masked(app, photo, start):
     return doc, layer, mask
 
 
+''' + probes.KRITA_NODES_SNIPPET + r'''
+
 def _scene(doc):
-    out = []
-    stack = list(doc.topLevelNodes())
-    while stack:
-        n = stack.pop()
-        stack.extend(n.childNodes())
-        b = n.bounds()
-        data = bytes(n.pixelData(b.x(), b.y(), b.width(), b.height()))
-        out.append([n.name(), n.type(), hashlib.sha256(data).hexdigest()])
-    return out
+    return [[n.name(), n.type(), pixel_digest(n)] for n in all_nodes(doc)]
 
 
 def run(args, report):
@@ -104,64 +95,29 @@ def run(args, report):
     doc.close()
 
 
-def main(args=()):
-    args = [str(a) for a in args]
-    report = {"args": args}
-    code = 1
-    try:
-        run(args, report)
-        code = 0
-    except BaseException:
-        report["traceback"] = traceback.format_exc()
-    try:
-        from bgone_krita import connection
-        connection.HOLDER.close()
-    except Exception:
-        pass
-    with open(os.path.join(args[2], "report.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-'''
-
-
-@pytest.fixture(scope="module")
-def truth(photo_truth) -> np.ndarray:
-    assert photo_truth is not None, "the refine host test needs a photo with its ground truth"
-    return np.asarray(Image.open(photo_truth).convert("L"))
+OUT_ARG = 2  # report.json goes into args[OUT_ARG]
+''' + probes.KRITARUNNER_MAIN_SNIPPET
 
 
 @pytest.fixture(scope="module")
 def report(hostroot, core_python, photo, truth) -> dict:
     install_plugin(hostroot, core_python)
-    job = hostroot.host(JOB)
-    shutil.rmtree(job, ignore_errors=True)
-    (job / "out").mkdir(parents=True)
+    job = hostroot.fresh(JOB)
+    (job / "out").mkdir()
     (job / f"{SCRIPT}.py").write_text(KRITA_SCRIPT)
     Image.open(photo).convert("RGB").save(job / "photo.png")
     np.where(truth >= 128, 255, 0).astype(np.uint8).tofile(job / "start.alpha")
-    cmd = ["kritarunner", "-s", SCRIPT, "-f", "main", f"{JOB}/photo.png", f"{JOB}/start.alpha", f"{JOB}/out",
-           PYKRITA, ",".join(str(v) for v in SELECTION)]
-    env = {"HOME": HOME, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": JOB}
-    proc = hostroot.run(cmd, env=env, timeout=900, network=False)
-    path = job / "out" / "report.json"
-    assert path.is_file(), f"no report from kritarunner (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    data = json.loads(path.read_text())
-    assert "traceback" not in data, data["traceback"]
+    args = [f"{JOB}/photo.png", f"{JOB}/start.alpha", f"{JOB}/out", PYKRITA, ",".join(str(v) for v in SELECTION)]
+    data = run_kritarunner(hostroot, SCRIPT, args, f"{JOB}/out/report.json", env={"HOME": HOME, "PYTHONPATH": JOB})
     data["out"] = job / "out"
     return data
 
 
-def _alpha(path: Path, shape) -> np.ndarray:
-    return np.fromfile(path, np.uint8).reshape(shape)
-
-
 def test_refine_edges_lowers_the_gradient_error_in_real_krita(report, truth, capsys):
     w, h = report["size"]
-    start = _alpha(report["out"] / "start.alpha", (h, w))
+    start = plane(report["out"] / "start.alpha", (h, w))
     assert np.array_equal(start, np.where(truth >= 128, 255, 0))  # the mask Krita held
-    refined = _alpha(report["out"] / "whole.alpha", (h, w))
+    refined = plane(report["out"] / "whole.alpha", (h, w))
     before, after = gradient_error(start, truth), gradient_error(refined, truth)
     with capsys.disabled():
         print(f"\nKrita Refine Edges: gradient error {before:.3f} -> {after:.3f} in {report['whole_s']:.1f} s")
@@ -171,8 +127,8 @@ def test_refine_edges_lowers_the_gradient_error_in_real_krita(report, truth, cap
 
 def test_with_a_selection_nothing_outside_it_changes_in_real_krita(report, truth):
     w, h = report["size"]
-    start = _alpha(report["out"] / "start.alpha", (h, w))
-    got = _alpha(report["out"] / "selection.alpha", (h, w))
+    start = plane(report["out"] / "start.alpha", (h, w))
+    got = plane(report["out"] / "selection.alpha", (h, w))
     x, y, sw, sh = SELECTION
     inside = np.zeros((h, w), bool)
     inside[y:y + sh, x:x + sw] = True
@@ -185,8 +141,8 @@ def test_layer_output_and_a_refused_setting_in_real_krita(report, truth):
     assert report["error_kind"] == "bad_argument" and "Edge band" in report["error_text"]
     assert report["error_untouched"] is True
     assert report["layer_names"][-1].endswith("(edges refined)"), report["layer_names"]
-    cut = np.fromfile(report["out"] / "layer.bgra", np.uint8).reshape(h, w, 4)
-    refined = _alpha(report["out"] / "whole.alpha", (h, w))
+    cut = plane(report["out"] / "layer.bgra", (h, w, 4))
+    refined = plane(report["out"] / "whole.alpha", (h, w))
     assert np.abs(cut[..., 3].astype(int) - refined).mean() < 1.0
 
 
@@ -196,52 +152,24 @@ def test_layer_output_and_a_refused_setting_in_real_krita(report, truth):
 # Edit > Undo steps that bring the document back to where it was; then exits Krita hard.
 PROBE = "bgone_refine_probe"
 PROBE_SOURCE = r'''
-import hashlib, json, os, sys, time, traceback
-from krita import Extension, Krita
+import os
+from krita import Krita
 from PyQt5.QtCore import QTimer
 
 REPORT = os.environ.get("BGONE_REFINE_PROBE_REPORT")
 IMAGE = os.environ.get("BGONE_PROBE_IMAGE")
 START = os.environ.get("BGONE_PROBE_START")
-state = {"started": False}
 report = {"runs": []}
 
 
-def finish(code):
-    report["exit"] = code
-    with open(REPORT, "w") as f:
-        json.dump(report, f, indent=1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def guard(fn):
-    def wrapped(*a):
-        try:
-            fn(*a)
-        except Exception:
-            report["traceback"] = traceback.format_exc()
-            finish(2)
-    return wrapped
-
+''' + probes.KRITA_FINISH_SNIPPET + probes.KRITA_NODES_SNIPPET + r'''
 
 def scene(doc):
-    out = []
-    stack = list(doc.topLevelNodes())
-    while stack:
-        n = stack.pop()
-        stack.extend(n.childNodes())
-        b = n.bounds()
-        out.append([n.name(), n.type(), hashlib.sha256(bytes(n.pixelData(b.x(), b.y(), b.width(), b.height()))).hexdigest()])
-    return sorted(out)
+    return sorted([n.name(), n.type(), pixel_digest(n)] for n in all_nodes(doc))
 
 
 @guard
 def start():
-    if state["started"]:
-        return
-    state["started"] = True
     app = Krita.instance()
     from bgone_krita.docker import DOCKER_ID, BgoneDocker
     docker = next((d for d in app.dockers() if d.objectName() == DOCKER_ID and isinstance(d, BgoneDocker)), None)
@@ -303,44 +231,16 @@ def start():
     QTimer.singleShot(1000, next_step)
 
 
-class Probe(Extension):
-    def setup(self):
-        if not REPORT:
-            return
-        notifier = Krita.instance().notifier()
-        notifier.setActive(True)
-        notifier.windowCreated.connect(lambda: QTimer.singleShot(1500, start))
-        QTimer.singleShot(90000, start)
-
-    def createActions(self, window):
-        pass
-
-
-Krita.instance().addExtension(Probe(Krita.instance()))
-'''
+''' + probes.KRITA_PROBE_EXTENSION_SNIPPET
 
 
 def test_docker_section_in_full_krita_and_undo(hostroot, report):
     """Full krita under xvfb: the docker's Refine Edges button on the selected transparency
     mask, then Edit > Undo until the document is back where it was."""
-    from tests.hosts.test_krita_host import XVFB, enable_in_kritarc
-
-    pykrita = hostroot.host(PYKRITA)
-    (pykrita / PROBE).mkdir(exist_ok=True)
-    (pykrita / PROBE / "__init__.py").write_text(PROBE_SOURCE)
-    (pykrita / f"{PROBE}.desktop").write_text(
-        "[Desktop Entry]\nType=Service\nServiceTypes=Krita/PythonPlugin\n"
-        f"X-KDE-Library={PROBE}\nX-Python-2-Compatible=false\nName=bgone refine probe\n")
-    kritarc = hostroot.host(f"{HOME}/.config/kritarc")
-    kritarc.write_text(enable_in_kritarc(kritarc.read_text() if kritarc.exists() else "", ["bgone_krita", PROBE]))
-    status = hostroot.host(JOB) / "probe.json"
-    status.unlink(missing_ok=True)
+    install_probe(hostroot, PROBE, PROBE_SOURCE, "bgone refine probe")
     env = {"HOME": HOME, "BGONE_REFINE_PROBE_REPORT": f"{JOB}/probe.json", "BGONE_PROBE_IMAGE": f"{JOB}/photo.png",
            "BGONE_PROBE_START": f"{JOB}/start.alpha"}
-    proc = hostroot.run([*XVFB, "krita", "--nosplash"], env=env, timeout=600, network=False)
-    assert status.is_file(), f"the probe did not report (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
-    probe = json.loads(status.read_text())
-    assert "traceback" not in probe, probe["traceback"]
+    probe = run_full_krita(hostroot, f"{JOB}/probe.json", env)
     assert probe["docker_widget"] is True and probe["action_text"] == "Refine Edges"
     runs = {r["output"]: r for r in probe["runs"]}
     for output in ("mask", "layer"):
