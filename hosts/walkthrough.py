@@ -9,9 +9,10 @@ What it does, each step timed, with what the screen showed kept in DIR (default
 bench/out/walkthrough/): transcript.md (the installer's console whole, tails elsewhere),
 logs/NN-step.log (every step whole, as the terminal rendered it), screens/*.png, summary.md.
 
- 0. a fresh machine: an overlay on a private copy of the real-host root (/var/tmp/root-m, made
-    once from /var/tmp/bgone-hosts-root, which is only read) with the harness's leftovers
-    (/opt/bgone-*, /home/*, /job) removed, and a new user `newuser` (empty home from /etc/skel).
+ 0. a fresh machine: an overlay on a private copy of the real-host root (ROOT-walkthrough, made
+    once from ROOT = $BGONE_HOSTS_ROOT or /var/tmp/bgone-hosts-root, which is only read) with
+    the harness's leftovers (/opt/bgone-*, /home/*, /job) removed, and a new user `newuser`
+    (empty home from /etc/skel).
     Into ~/Downloads: `git archive HEAD` of this checkout (bgone.tar.gz), the model file (as
     copied from another computer: no model hub is reachable here) and photo.jpg into ~.
  1. tar xzf ~/Downloads/bgone.tar.gz                  (README: "Download bgone and unpack it")
@@ -54,14 +55,14 @@ from probes import XVFB as XVFB_ARGV
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTS = REPO / "hosts"
-SOURCE_ROOT = Path("/var/tmp/bgone-hosts-root")
-BASE = Path("/var/tmp/root-m")
-RUN = Path("/var/tmp/root-m-run")
+SOURCE_ROOT = Path(os.environ.get("BGONE_HOSTS_ROOT", "/var/tmp/bgone-hosts-root"))
+BASE = SOURCE_ROOT.with_name(SOURCE_ROOT.name + "-walkthrough")  # the private copy, only read
+RUN = SOURCE_ROOT.with_name(SOURCE_ROOT.name + "-walkthrough-run")
 USER = "newuser"
 HOME = f"/home/{USER}"
 WALK = "/tmp/walk"  # in-root: the screenshot helpers and their output
 XVFB = shlex.join(XVFB_ARGV)
-DEFAULT_PHOTO = Path("/work/shared/eval/comp1k/images/dog_golden.png")
+DEFAULT_PHOTO = Path(os.environ.get("BGONE_SHARED", REPO.parent / "shared")) / "eval/comp1k/images/dog_golden.png"
 COLS, ROWS = 100, 40
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]")
 
