@@ -102,8 +102,9 @@ def runs(tiles: Iterable[tuple[int, int, int, int]]) -> Iterator[tuple[int, int,
     joined into one rectangle. Skipping happens per tile, but the work goes out per run: a
     128-px tile is too small a piece for threads (per-call overhead under the GIL made two
     threads no faster than one), and the sampler samples any rectangle exactly. For work with
-    few passes per pixel (the upsample's colour term: 0.25 s against 0.33 s at 12 MP); a
-    many-pass step keeps cache-sized tiles (decontamination measured slower on runs)."""
+    few passes per pixel (the upsample's colour term at 12 MP, medians: 0.36 s against 0.45 s on
+    tiles); a many-pass step keeps cache-sized tiles (decontamination and refine's blend
+    measured slower on runs)."""
     cur: tuple[int, int, int, int] | None = None
     for y0, y1, x0, x1 in tiles:
         if cur is not None and cur[0] == y0 and cur[3] == x0:

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import BgoneError, Cancelled
-from .grid import TileSampler, box_mean, each_part, resize_f32, runs, work_size
+from .grid import TileSampler, box_mean, each_part, resize_f32, work_size
 from .pymatting_kernels import kernel
 from .trimap import band_radius, make_trimap
 from .upsample import guided_coefficients
@@ -200,12 +200,14 @@ def _blend_up(
 ) -> np.ndarray:
     """alpha + w * (a.I + b - alpha) at full res, in place on `alpha`, from the working-grid
     (h2,w2,5) stack [a_r, a_g, a_b, b, w]; tiles whose weight is zero are skipped (most of a
-    photo), so the cost follows the unknown region, not the megapixels; runs of tiles go to all
-    cores. Pillow's resize(box=...) samples a tile exactly as a whole-image resize would: no
-    seams."""
+    photo), so the cost follows the unknown region, not the megapixels; the tiles go to all
+    cores (tiles, not grid.runs: a many-pass step, 0.18 s on tiles against 0.19 s on runs and
+    0.26 s on one core at 12 MP, `fast`). Pillow's resize(box=...) samples a tile exactly as a
+    whole-image resize would: no seams."""
     H, W = alpha.shape
     sampler = TileSampler(coef, H, W)
     inv = np.float32(1 / 255)
+
     def one(y0: int, y1: int, x0: int, x1: int) -> None:
         t = sampler.channels(y0, y1, x0, x1)
         g = image[y0:y1, x0:x1]
@@ -216,7 +218,7 @@ def _blend_up(
         a = alpha[y0:y1, x0:x1]
         a += t[4] * (up - a)
 
-    each_part(one, runs(sampler.active_tiles(coef[..., 4] > 0, tile)))
+    each_part(one, sampler.active_tiles(coef[..., 4] > 0, tile))
     return alpha
 
 
