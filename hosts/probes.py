@@ -180,6 +180,7 @@ def pip_env(root: str | os.PathLike) -> dict[str, str]:
             env[v] = val
     return env
 
+
 # GIMP, a batch script for `gimp-console-3.0 -i --batch-interpreter=python-fu-eval` (argv:
 # gimp_batch_argv): GIMP_BATCH_HEAD_SNIPPET + the script's case_NAME() functions +
 # GIMP_BATCH_RUN_SNIPPET. The spec (JSON, path in $BGONE_SPEC) names the output folder "out",
